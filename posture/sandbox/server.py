@@ -1,0 +1,341 @@
+"""The sandbox HTTP server: a loopback GitLab REST v4 endpoint in a background thread.
+
+Why a real server and not a mock: posture's crawler, its retries and python-gitlab's paging
+must be exercised over real HTTP, as they will be against GitLab. This module is the HTTP
+edge only: it parses, authenticates, throttles, delays, logs; `routes.py` decides answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote
+
+from posture.errors import ConfigError
+from posture.sandbox import access
+from posture.sandbox.catalog import Catalog
+from posture.sandbox.instance import finalize
+from posture.sandbox.pagination import RequestURL
+from posture.sandbox.ratelimit import RateLimiter
+from posture.sandbox.routes import NOT_FOUND_ROUTE, Request, Response, Router, dumps
+from posture.sandbox.serialize import Flavor
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from posture.sandbox.instance import Instance
+
+_REDACTED_PARAMS = ("private_token", "access_token", "job_token")
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One answered request. `query` has token parameters redacted; `role` is None when the
+    request carried no known token."""
+
+    method: str
+    path: str
+    query: str
+    status: int
+    role: str | None
+
+
+class _Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer that can close its open keep-alive connections on stop."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self._open: set[socket.socket] = set()
+        self._handler_threads: set[threading.Thread] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(
+            target=self._serve_one, args=(request, client_address), daemon=True
+        )
+        with self._open_lock:
+            self._open.add(request)
+            self._handler_threads.add(thread)
+        thread.start()
+
+    def _serve_one(self, request: Any, client_address: Any) -> None:
+        try:
+            # A client that breaks off mid-request must not take the server down with it.
+            with contextlib.suppress(Exception):
+                self.finish_request(request, client_address)
+        finally:
+            self.shutdown_request(request)
+            with self._open_lock:
+                self._open.discard(request)
+                self._handler_threads.discard(threading.current_thread())
+
+    def close_connections(self, timeout: float = 5.0) -> None:
+        """Shut every open connection so handler threads return, then wait for them."""
+        with self._open_lock:
+            sockets = list(self._open)
+            threads = list(self._handler_threads)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Parses one request and writes the router's answer; keep-alive (HTTP/1.1)."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "nginx"
+    sys_version = ""
+    timeout = 60  # idle keep-alive connections are dropped after this
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: the sandbox keeps its own log, and stderr noise breaks CLI output."""
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    def do_PUT(self) -> None:
+        self._answer()
+
+    def do_PATCH(self) -> None:
+        self._answer()
+
+    def do_DELETE(self) -> None:
+        self._answer()
+
+    def _answer(self) -> None:
+        sandbox = self.server.sandbox
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        response, endpoint, role, path, query = sandbox.respond(
+            self.command, self.path, self.headers, self.client_address[0]
+        )
+        if sandbox.latency_s:
+            time.sleep(sandbox.latency_s)
+        # Logged before the write: a client that has its answer always finds it in the log.
+        sandbox.record(LoggedRequest(self.command, path, query, response.status, role), endpoint)
+        # One write for head and body: two small writes meet Nagle and delayed ACKs and
+        # cost ~40 ms per request on keep-alive connections.
+        reason = _REASONS.get(response.status, "")
+        head = [
+            f"HTTP/1.1 {response.status} {reason}",
+            "Server: nginx",
+            f"Date: {self.date_time_string()}",
+            f"Content-Type: {response.content_type}",
+            f"Content-Length: {len(response.body)}",
+            *(f"{name}: {value}" for name, value in response.headers.items()),
+        ]
+        if self.close_connection:
+            head.append("Connection: close")
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body)
+
+
+class Sandbox:
+    """A loopback GitLab REST v4 server seeded from an `Instance`.
+
+    Use as a context manager, or `start()`/`stop()`. Give `url` and `token_for(role)` to
+    python-gitlab. The request log says what a client asked for, in order.
+    """
+
+    def __init__(
+        self,
+        instance: Instance,
+        *,
+        tier: str = "premium",
+        edition: str = "ee",
+        latency_ms: float = 0,
+        rate_limit: tuple[int, float] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        path_prefix: str = "",
+    ) -> None:
+        if tier not in ("free", "premium"):
+            raise ConfigError(f"unknown tier {tier!r}; use free or premium")
+        if edition not in ("ee", "ce"):
+            raise ConfigError(f"unknown edition {edition!r}; use ee or ce")
+        if edition == "ce" and tier == "premium":
+            raise ConfigError("GitLab CE has no Premium tier; use tier='free' with edition='ce'")
+        if latency_ms < 0:
+            raise ConfigError("latency_ms must not be negative")
+        prefix = "/" + path_prefix.strip("/") if path_prefix.strip("/") else ""
+        self.instance = instance
+        self.tier = tier
+        self.edition = edition
+        self.latency_s = latency_ms / 1000.0
+        self.host = host
+        self.port = port
+        self.path_prefix = prefix
+        # Instances built in code have no ids yet; finalizing is idempotent for loaded ones.
+        self.catalog = Catalog(finalize(instance))
+        self._limiter = RateLimiter(*rate_limit) if rate_limit else None
+        self._identities = access.identities(instance.users.admin, instance.users.owner)
+        self._router: Router | None = None
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._log: list[tuple[LoggedRequest, str]] = []
+        self._log_lock = threading.Lock()
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        """Bind and serve from a background thread; returns self."""
+        if self._server is not None:
+            return self
+        try:
+            server = _Server((self.host, self.port), self)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {self.host}:{self.port} ({exc.strerror})"
+            ) from None
+        self.port = server.server_address[1]
+        flavor = Flavor(self.catalog, self.url, self.tier, self.edition)
+        self._router = Router(flavor)
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close open connections and join every thread."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        server.close_connections()
+        if thread is not None:
+            thread.join(5.0)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- what clients need ---------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Base URL for python-gitlab, e.g. http://127.0.0.1:41234 (plus the path prefix)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{self.path_prefix}"
+
+    @staticmethod
+    def token_for(role: str) -> str:
+        """The fake token for "admin", "owner", "read_user" or "expired"."""
+        return access.token_for(role)
+
+    # --- the request log -----------------------------------------------------------------
+
+    @property
+    def request_log(self) -> list[LoggedRequest]:
+        """Every request answered so far, in order (a copy)."""
+        with self._log_lock:
+            return [entry for entry, _endpoint in self._log]
+
+    def requests_by_endpoint(self) -> dict[str, int]:
+        """Counts per endpoint template without /api/v4, e.g. {"GET /projects/:id/hooks": 25}."""
+        with self._log_lock:
+            counts = Counter(f"{e.method} {endpoint}" for e, endpoint in self._log)
+        return dict(sorted(counts.items()))
+
+    def duplicate_requests(self) -> dict[str, int]:
+        """Requests (method, path and query) answered 2xx more than once, with their counts."""
+        with self._log_lock:
+            counts = Counter(
+                f"{e.method} {e.path}" + (f"?{e.query}" if e.query else "")
+                for e, _endpoint in self._log
+                if 200 <= e.status < 300
+            )
+        return {key: n for key, n in sorted(counts.items()) if n > 1}
+
+    def reset_log(self) -> None:
+        """Forget every logged request (rate-limit windows are kept)."""
+        with self._log_lock:
+            self._log.clear()
+
+    def record(self, entry: LoggedRequest, endpoint: str) -> None:
+        with self._log_lock:
+            self._log.append((entry, endpoint))
+
+    # --- answering -----------------------------------------------------------------------
+
+    def respond(
+        self, method: str, raw_path: str, headers: Any, client_ip: str
+    ) -> tuple[Response, str, str | None, str, str]:
+        """Answer one request: (response, endpoint template, role, path, redacted query)."""
+        path, _sep, query = raw_path.partition("?")
+        params_list = parse_qsl(query, keep_blank_values=True)
+        token = access.bearer_token(
+            headers.get("PRIVATE-TOKEN"), headers.get("Authorization")
+        ) or next((v for k, v in params_list if k == "private_token"), None)
+        identity = self._identities.get(token) if token else None
+        role = identity.role if identity else None
+        logged_query = _redact(query)
+
+        limit_headers: dict[str, str] = {}
+        if self._limiter is not None:
+            verdict = self._limiter.check(token or client_ip, authenticated=identity is not None)
+            limit_headers = verdict.headers
+            if not verdict.allowed:
+                response = Response(429, b"Retry later\n", limit_headers, "text/plain")
+                return response, "<throttled>", role, path, logged_query
+
+        api_root = f"{self.path_prefix}/api/v4"
+        assert self._router is not None
+        if path != api_root and not path.startswith(api_root + "/"):
+            response = Response(404, dumps(NOT_FOUND_ROUTE))
+            endpoint = "<unknown route>"
+        else:
+            rest = path[len(api_root) :].strip("/")
+            segments = tuple(unquote(s) for s in rest.split("/")) if rest else ()
+            host = headers.get("Host") or f"{self.host}:{self.port}"
+            url = RequestURL("http", host, path, query)
+            request = Request(method, segments, dict(params_list), url, identity)
+            response, endpoint = self._router.handle(request)
+        response.headers.update(limit_headers)
+        return response, endpoint, role, path, logged_query
+
+
+def _redact(query: str) -> str:
+    """The raw query as logged, token parameters replaced: no credential reaches the log."""
+    if not query:
+        return ""
+    pieces = []
+    for piece in query.split("&"):
+        key = unquote(piece.partition("=")[0])
+        pieces.append(f"{key}=[FILTERED]" if key in _REDACTED_PARAMS else piece)
+    return "&".join(pieces)
