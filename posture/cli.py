@@ -1,0 +1,313 @@
+"""The command line: the only place that knows argparse, stdout/stderr and exit codes.
+
+Exit codes (README "Exit codes"):
+  0  done; 1 reserved for violations (audit); 2 usage, configuration, authentication or
+  connection error; 3 incomplete crawl with --strict; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from posture import __version__
+from posture.errors import ConfigError, IncompleteAuditError, OutputError, PostureError
+
+EXIT_OK = 0
+EXIT_ERROR = 2
+EXIT_INCOMPLETE = 3
+EXIT_INTERRUPTED = 130
+
+log = logging.getLogger("posture")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse echoes unknown arguments; a pasted token must not reach a CI log that way."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        if "unrecognized arguments" in message:
+            message = "unrecognized arguments (see --help)"
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
+class _RefuseToken(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+        raise ConfigError(
+            f"posture does not take tokens on the command line ({option_string}): "
+            "set GITLAB_TOKEN or use --token-file PATH"
+        )
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true", help="debug logs and tracebacks")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
+
+
+def _connection(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("connection")
+    group.add_argument("--url", help="GitLab base URL (or GITLAB_URL), e.g. https://gitlab.com")
+    group.add_argument(
+        "--token-file", metavar="PATH", help="read the token from a file (else GITLAB_TOKEN)"
+    )
+    group.add_argument("--gitlab-config", metavar="FILE", help="python-gitlab config file")
+    group.add_argument("--gitlab-id", metavar="NAME", help="section of the python-gitlab config")
+    group.add_argument("--timeout", type=float, default=30.0, help="per request (default 30 s)")
+    group.add_argument("--ca-bundle", metavar="PATH", help="CA bundle for TLS verification")
+    group.add_argument(
+        "--insecure", action="store_true", help="do not verify TLS certificates (warns)"
+    )
+    group.add_argument("--workers", type=int, default=8, help="concurrent requests (default 8)")
+    group.add_argument(
+        "--max-attempts", type=int, default=5, help="attempts per request (default 5)"
+    )
+    for flag in ("--token", "--private-token"):
+        group.add_argument(flag, nargs="?", action=_RefuseToken, help=argparse.SUPPRESS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="posture",
+        description="Audit a GitLab instance's security configuration.",
+    )
+    parser.add_argument("--version", action="version", version=f"posture {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    snap = sub.add_parser(
+        "snapshot",
+        help="crawl groups and projects into a snapshot file",
+        description="Crawl GitLab groups (all subgroup depths) and their projects into a "
+        "secret-free snapshot file.",
+    )
+    _connection(snap)
+    scope = snap.add_mutually_exclusive_group(required=True)
+    scope.add_argument(
+        "--group", action="append", metavar="PATH", help="group full path (repeatable)"
+    )
+    scope.add_argument(
+        "--all", action="store_true", help="every group the token can see (admin: all)"
+    )
+    snap.add_argument(
+        "-o",
+        "--output",
+        default="posture.snapshot.json",
+        metavar="FILE",
+        help="snapshot file (default posture.snapshot.json; - for stdout)",
+    )
+    snap.add_argument(
+        "--strict", action="store_true", help="exit 3 when a section failed after retries"
+    )
+    _common(snap)
+
+    sandbox = sub.add_parser("sandbox", help="a loopback GitLab API for trying posture")
+    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", metavar="COMMAND")
+    sandbox_sub.required = True
+    serve = sandbox_sub.add_parser("serve", help="serve a GitLab REST v4 sandbox on 127.0.0.1")
+    from posture.sandbox.cli import add_serve_arguments
+
+    add_serve_arguments(serve)
+    _common(serve)
+
+    demo = sub.add_parser("demo", help="start the sandbox with the demo instance and crawl it")
+    demo.add_argument("-o", "--output", metavar="FILE", help="also keep the demo snapshot in FILE")
+    demo.add_argument(
+        "--role", choices=("admin", "owner"), default="admin", help="whose token crawls"
+    )
+    demo.add_argument("--tier", choices=("free", "premium"), default="premium")
+    demo.add_argument("--workers", type=int, default=8)
+    _common(demo)
+    return parser
+
+
+# -- commands --------------------------------------------------------------------------
+
+
+def _check_output(path: str) -> None:
+    """Fail before a long crawl, not after it, when the output cannot be written."""
+    if path == "-":
+        return
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise OutputError(f"cannot write {path}: it is a directory")
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise OutputError(f"cannot write {path}: permission denied")
+
+
+def _progress(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from posture.progress import Progress
+
+    return Progress(sys.stderr, mode="off" if args.quiet else "auto")
+
+
+def _crawl(client_config, options, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from posture.gitlab.client import GitLabClient
+    from posture.gitlab.crawl import Crawler
+
+    client = GitLabClient(client_config)
+    try:
+        with _progress(args) as progress:
+            return Crawler(client, options, progress=progress).run()
+    finally:
+        client.close()
+
+
+def _client_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from posture.gitlab import credentials
+    from posture.gitlab.client import ClientConfig
+
+    creds = credentials.resolve(
+        url=args.url,
+        token_file=args.token_file,
+        gitlab_config=args.gitlab_config,
+        gitlab_id=args.gitlab_id,
+    )
+    if args.workers < 1 or args.workers > 64:
+        raise ConfigError("--workers must be between 1 and 64")
+    if args.timeout <= 0:
+        raise ConfigError("--timeout must be positive")
+    if args.max_attempts < 1:
+        raise ConfigError("--max-attempts must be at least 1")
+    if args.ca_bundle and not Path(args.ca_bundle).is_file():
+        raise ConfigError(f"CA bundle {args.ca_bundle} does not exist")
+    insecure = args.insecure or creds.ssl_verify is False
+    if insecure:
+        print(
+            "posture: warning: TLS certificate verification is OFF; anyone on the network "
+            "path can read the token",
+            file=sys.stderr,
+        )
+    ca_bundle = args.ca_bundle or (creds.ssl_verify if isinstance(creds.ssl_verify, str) else None)
+    return ClientConfig(
+        url=creds.url,
+        token=creds.token,
+        timeout=args.timeout,
+        ca_bundle=ca_bundle,
+        insecure=insecure,
+        workers=args.workers,
+        max_attempts=args.max_attempts,
+    )
+
+
+def _write_snapshot(snapshot, output: str, out: TextIO) -> None:  # type: ignore[no-untyped-def]
+    from posture import snapshot as snapshot_io
+
+    if output == "-":
+        out.write(snapshot_io.dumps(snapshot))
+        out.flush()
+    else:
+        snapshot_io.save(snapshot, Path(output))
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from posture import summary
+    from posture.gitlab.crawl import CrawlOptions
+
+    _check_output(args.output)
+    config = _client_config(args)
+    options = CrawlOptions(
+        groups=tuple(args.group or ()), all_groups=bool(args.all), workers=args.workers
+    )
+    snapshot = _crawl(config, options, args)
+    _write_snapshot(snapshot, args.output, sys.stdout)
+    if not args.quiet:
+        stream = sys.stderr if args.output == "-" else sys.stdout
+        written = None if args.output == "-" else args.output
+        stream.write(summary.render(snapshot, output=written))
+    if args.strict and not snapshot.meta.complete:
+        raise IncompleteAuditError(
+            f"{len(snapshot.meta.errors)} section(s) could not be collected (--strict)"
+        )
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from posture import summary
+    from posture.gitlab.client import ClientConfig
+    from posture.gitlab.crawl import CrawlOptions
+    from posture.sandbox import DEMO_INSTANCE_PATH, Sandbox, load_instance
+
+    if args.output:
+        _check_output(args.output)
+    instance = load_instance(DEMO_INSTANCE_PATH)
+    with Sandbox(instance, tier=args.tier) as sandbox:
+        top = sorted({g.full_path for g in _top_level_groups(instance)})
+        if not args.quiet:
+            print(f"Demo: sandbox GitLab at {sandbox.url} ({args.tier}), crawling {', '.join(top)}")
+        config = ClientConfig(
+            url=sandbox.url, token=sandbox.token_for(args.role), workers=args.workers
+        )
+        options = CrawlOptions(groups=tuple(top), workers=args.workers)
+        snapshot = _crawl(config, options, args)
+    if args.output:
+        _write_snapshot(snapshot, args.output, sys.stdout)
+    if not args.quiet:
+        sys.stdout.write(summary.render(snapshot, output=args.output))
+    return EXIT_OK
+
+
+def _top_level_groups(instance):  # type: ignore[no-untyped-def]
+    return instance.top_level_groups()
+
+
+def cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    from posture.sandbox.cli import serve
+
+    return serve(args)
+
+
+COMMANDS = {
+    "snapshot": cmd_snapshot,
+    "demo": cmd_demo,
+    "sandbox": cmd_sandbox_serve,
+}
+
+
+def _configure_logging(debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("posture: %(levelname)s %(name)s: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.DEBUG if debug else logging.WARNING)
+    log.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    _configure_logging(debug)
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except PostureError as exc:
+        if debug:
+            traceback.print_exc(file=sys.stderr)
+        print(f"posture: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("posture: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # stdout closed early (e.g. piped into head): not an error worth a traceback.
+        sys.stderr.close()
+        return EXIT_OK
+    except Exception as exc:
+        if debug:
+            traceback.print_exc(file=sys.stderr)
+        print(
+            f"posture: internal error ({exc.__class__.__name__}); rerun with --debug and report it",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
