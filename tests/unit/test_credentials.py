@@ -58,9 +58,7 @@ def test_python_gitlab_config_file(tmp_path: Path) -> None:
         "[global]\ndefault = corp\n\n[corp]\nurl = https://git.corp.example/gitlab\n"
         f"private_token = {TOKEN}\nssl_verify = false\n"
     )
-    creds = resolve(
-        url=None, token_file=None, gitlab_config=str(cfg), gitlab_id="corp", environ={}
-    )
+    creds = resolve(url=None, token_file=None, gitlab_config=str(cfg), gitlab_id="corp", environ={})
     assert creds.url == "https://git.corp.example/gitlab"
     assert creds.token == TOKEN
     assert creds.ssl_verify is False
