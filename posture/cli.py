@@ -285,7 +285,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     _configure_logging(debug)
     try:
-        args = build_parser().parse_args(argv)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exit_:  # --help, --version, usage errors (already printed)
+            return exit_.code if isinstance(exit_.code, int) else EXIT_ERROR
         return COMMANDS[args.command](args)
     except PostureError as exc:
         if debug:

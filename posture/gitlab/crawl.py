@@ -188,15 +188,22 @@ class Crawler:
     # -- scope ----------------------------------------------------------------------
 
     def _suggest(self, path: str) -> str:
-        term = path.rstrip("/").rsplit("/", 1)[-1]
+        """Did-you-mean from the groups the token can see next to the one asked for.
+
+        GitLab's ``search`` does not forgive typos, so compare against the siblings (the
+        parent's subgroups) or, for a top-level path, the visible top-level groups.
+        """
+        parent = path.rstrip("/").rpartition("/")[0]
+        if parent:
+            where, params = f"/groups/{encode_id(parent)}/subgroups", {"per_page": 100}
+        else:
+            where, params = "/groups", {"top_level_only": "true", "per_page": 100}
         try:
-            candidates = self.client.get(
-                "/groups", {"search": term, "all_available": "true", "per_page": 100}
-            )
+            candidates = self.client.get(where, params)
         except ApiError:
             return ""
         paths = [g.get("full_path", "") for g in candidates or [] if isinstance(g, dict)]
-        close = difflib.get_close_matches(path, paths, n=3, cutoff=0.5) or paths[:3]
+        close = difflib.get_close_matches(path, paths, n=3, cutoff=0.6)
         return f"; did you mean: {', '.join(close)}?" if close else ""
 
     def _resolve_group(self, path: str) -> dict[str, Any]:

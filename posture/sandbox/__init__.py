@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from posture.sandbox.faults import Fault
 from posture.sandbox.generate import generate_instance
 from posture.sandbox.instance import Instance, InstanceError, load_instance
 from posture.sandbox.server import LoggedRequest, Sandbox
@@ -16,6 +17,7 @@ DEMO_INSTANCE_PATH: Path = Path(__file__).with_name("demo-instance.yaml")
 
 __all__ = [
     "DEMO_INSTANCE_PATH",
+    "Fault",
     "Instance",
     "InstanceError",
     "LoggedRequest",

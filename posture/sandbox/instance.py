@@ -229,7 +229,7 @@ class GroupApprovalSettings(_Model):
     allow_author_approval: bool = True
     allow_committer_approval: bool = True
     allow_overrides_to_approver_list_per_merge_request: bool = True
-    retain_approvals_on_push: bool = False
+    retain_approvals_on_push: bool = True  # GitLab default: "remove approvals on push" unchecked
     selective_code_owner_removals: bool = False
     require_reauthentication_to_approve: bool = False
 

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +22,7 @@ from urllib.parse import parse_qsl, unquote
 from posture.errors import ConfigError
 from posture.sandbox import access
 from posture.sandbox.catalog import Catalog
+from posture.sandbox.faults import Fault
 from posture.sandbox.instance import finalize
 from posture.sandbox.pagination import RequestURL
 from posture.sandbox.ratelimit import RateLimiter
@@ -172,6 +174,7 @@ class Sandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         path_prefix: str = "",
+        faults: Sequence[Fault] = (),
     ) -> None:
         if tier not in ("free", "premium"):
             raise ConfigError(f"unknown tier {tier!r}; use free or premium")
@@ -192,6 +195,7 @@ class Sandbox:
         # Instances built in code have no ids yet; finalizing is idempotent for loaded ones.
         self.catalog = Catalog(finalize(instance))
         self._limiter = RateLimiter(*rate_limit) if rate_limit else None
+        self.faults = list(faults)
         self._identities = access.identities(instance.users.admin, instance.users.owner)
         self._router: Router | None = None
         self._server: _Server | None = None
@@ -326,6 +330,9 @@ class Sandbox:
             url = RequestURL("http", host, path, query)
             request = Request(method, segments, dict(params_list), url, identity)
             response, endpoint = self._router.handle(request)
+            fault = next((f for f in self.faults if f.take(f"{method} {endpoint}")), None)
+            if fault is not None:
+                response = Response(fault.status, dumps(fault.body))
         response.headers.update(limit_headers)
         return response, endpoint, role, path, logged_query
 
