@@ -23,8 +23,8 @@ demo: $(STAMP)
 	$(BIN)/posture demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check posture tests bench
-	$(BIN)/ruff format --check posture tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: lint
 	$(BIN)/python -m pytest -q
