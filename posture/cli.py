@@ -8,11 +8,12 @@ Exit codes (README "Exit codes"):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -272,18 +273,32 @@ COMMANDS = {
 }
 
 
-def _configure_logging(debug: bool) -> None:
+@contextlib.contextmanager
+def _logging(debug: bool) -> Iterator[None]:
+    """Send posture's logs to stderr for one run, then put the logger back as it was.
+
+    Restoring matters for embedders and tests that call ``main()`` more than once.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("posture: %(levelname)s %(name)s: %(message)s"))
+    saved = (log.handlers[:], log.level, log.propagate)
     log.handlers[:] = [handler]
     log.setLevel(logging.DEBUG if debug else logging.WARNING)
     log.propagate = False
+    try:
+        yield
+    finally:
+        log.handlers[:], log.level, log.propagate = saved
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
-    _configure_logging(debug)
+    with _logging(debug):
+        return _run(argv, debug)
+
+
+def _run(argv: list[str], debug: bool) -> int:
     try:
         try:
             args = build_parser().parse_args(argv)
