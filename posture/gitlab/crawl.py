@@ -469,10 +469,11 @@ class Crawler:
         if self.progress is not None:
             self.progress.set_total("groups", len(tree.groups))
 
-        with ThreadPoolExecutor(
+        pool = ThreadPoolExecutor(
             max_workers=max(1, self.options.workers), thread_name_prefix="posture-crawl"
-        ) as pool:
-            self._pool = pool
+        )
+        self._pool = pool
+        try:
             group_futures = [pool.submit(self._group, tree.groups[k]) for k in sorted(tree.groups)]
             instance_future = pool.submit(self._instance, token.is_admin)
             project_futures = [
@@ -487,7 +488,13 @@ class Crawler:
             with self._runner_lock:
                 runner_futures = dict(self._runner_futures)
             runners = [runner_futures[k].result() for k in sorted(runner_futures)]
-        self._pool = None
+        except BaseException:
+            # A revoked token or an interrupt: do not send the queued requests anyway.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        finally:
+            self._pool = None
+        pool.shutdown(wait=True)
 
         finished = self.clock()
         snapshot = Snapshot(
