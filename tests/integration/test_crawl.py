@@ -222,3 +222,24 @@ def test_requests_per_project_stay_within_budget(demo, demo_sandbox) -> None:
     assert all(v <= len(result.snapshot.projects) for v in project_endpoints.values())
     assert len(project_endpoints) == len(PROJECT_SECTIONS) - 1  # ci_settings comes from the listing
     assert per_project < 15
+
+
+def test_a_project_shared_into_a_group_stays_under_its_own_namespace(demo, demo_sandbox) -> None:
+    shared = [
+        (full, link.group)
+        for project, _g, full in demo.walk_projects()
+        for link in project.shared_with_groups
+    ]
+    assert shared, "the demo instance should share a project into another group"
+    project_path, into_group = shared[0]
+    assert not project_path.startswith(into_group + "/")
+
+    result = crawl(demo_sandbox, groups=(into_group,))
+    paths = {p.path_with_namespace for p in result.snapshot.projects}
+    assert project_path not in paths  # with_shared=false: not one of the group's own
+
+    whole = crawl(demo_sandbox).snapshot
+    recorded = [p for p in whole.projects if p.path_with_namespace == project_path]
+    assert len(recorded) == 1
+    assert recorded[0].namespace_full_path == project_path.rsplit("/", 1)[0]
+    assert any(g.group_full_path == into_group for g in recorded[0].shared_with_groups)
