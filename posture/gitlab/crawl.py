@@ -59,6 +59,53 @@ PREMIUM_SECTIONS = frozenset(
 
 
 @dataclass(frozen=True)
+class SectionSource:
+    """Where one section comes from: ``GET {entity}/{endpoint}``, parsed by ``parse``."""
+
+    name: str  # the attribute on Group/Project
+    endpoint: str
+    parse: Callable[[Any], Any]
+    listing: bool = True  # paginated list, or a single object
+
+
+GROUP_SOURCES: tuple[SectionSource, ...] = (
+    SectionSource("variables", "variables", collect.variables),
+    SectionSource("webhooks", "hooks", collect.webhooks),
+    SectionSource(
+        "approval_settings",
+        "merge_request_approval_setting",
+        collect.group_approval_settings,
+        listing=False,
+    ),
+    SectionSource("deploy_tokens", "deploy_tokens", collect.deploy_tokens),
+    SectionSource("access_tokens", "access_tokens", collect.access_tokens),
+)
+TOP_GROUP_BRANCHES = SectionSource(
+    "protected_branches", "protected_branches", collect.protected_branches
+)
+#: Project sections read from their own endpoint (``ci_settings`` comes from the listing,
+#: ``runners`` also schedules runner detail fetches).
+PROJECT_SOURCES: tuple[SectionSource, ...] = (
+    SectionSource("protected_branches", "protected_branches", collect.protected_branches),
+    SectionSource("approval_settings", "approvals", collect.approval_settings, listing=False),
+    SectionSource("approval_rules", "approval_rules", collect.approval_rules),
+    SectionSource("variables", "variables", collect.variables),
+    SectionSource("webhooks", "hooks", collect.webhooks),
+    SectionSource("deploy_keys", "deploy_keys", collect.deploy_keys),
+    SectionSource("deploy_tokens", "deploy_tokens", collect.deploy_tokens),
+    SectionSource("access_tokens", "access_tokens", collect.access_tokens),
+    SectionSource("job_token_scope", "job_token_scope", collect.job_token_scope, listing=False),
+)
+
+
+def _typed(value: Any, kind: type) -> Any:
+    """The value if GitLab sent the expected JSON type, else None (unknown)."""
+    if kind is int and isinstance(value, bool):
+        return None
+    return value if isinstance(value, kind) else None
+
+
+@dataclass(frozen=True)
 class CrawlOptions:
     groups: tuple[str, ...] = ()
     all_groups: bool = False
@@ -299,18 +346,30 @@ class Crawler:
             ),
         )
 
+    def _read(self, path: str, parse: Callable[[Any], Any], listing: bool) -> Any:
+        return parse(self.client.list(path) if listing else self.client.get(path))
+
+    def _sections(
+        self, kind: str, base: str, table: tuple[SectionSource, ...]
+    ) -> dict[str, Section[Any]]:
+        """Fetch each section of one group or project, in table order."""
+        return {
+            src.name: self._section(
+                f"{kind}.{src.name}",
+                lambda src=src: self._read(f"{base}/{src.endpoint}", src.parse, src.listing),
+            )
+            for src in table
+        }
+
     def _group(self, raw: dict[str, Any]) -> Group:
         gid = raw["id"]
-        base = f"/groups/{gid}"
-        if raw.get("parent_id") is None:
-            branches = self._section(
-                "group.protected_branches",
-                lambda: collect.protected_branches(self.client.list(f"{base}/protected_branches")),
-            )
-        else:
+        sections = self._sections("group", f"/groups/{gid}", GROUP_SOURCES)
+        if raw.get("parent_id") is not None:
             # GitLab restricts group-level protected branches to top-level groups
             # (doc/api/group_protected_branches.md): a subgroup has none, by definition.
-            branches = Section(status=Status.OK, data=[])
+            sections["protected_branches"] = Section(status=Status.OK, data=[])
+        else:
+            sections.update(self._sections("group", f"/groups/{gid}", (TOP_GROUP_BRANCHES,)))
         group = Group(
             id=gid,
             full_path=raw["full_path"],
@@ -318,28 +377,7 @@ class Crawler:
             web_url=raw.get("web_url"),
             parent_id=raw.get("parent_id"),
             visibility=raw.get("visibility"),
-            variables=self._section(
-                "group.variables",
-                lambda: collect.variables(self.client.list(f"{base}/variables")),
-            ),
-            webhooks=self._section(
-                "group.webhooks", lambda: collect.webhooks(self.client.list(f"{base}/hooks"))
-            ),
-            protected_branches=branches,
-            approval_settings=self._section(
-                "group.approval_settings",
-                lambda: collect.group_approval_settings(
-                    self.client.get(f"{base}/merge_request_approval_setting")
-                ),
-            ),
-            deploy_tokens=self._section(
-                "group.deploy_tokens",
-                lambda: collect.deploy_tokens(self.client.list(f"{base}/deploy_tokens")),
-            ),
-            access_tokens=self._section(
-                "group.access_tokens",
-                lambda: collect.access_tokens(self.client.list(f"{base}/access_tokens")),
-            ),
+            **sections,
         )
         self._advance("groups")
         return group
@@ -354,16 +392,14 @@ class Crawler:
                 status=Status.FORBIDDEN,
                 message="GitLab shows CI settings only to users who can administer the project",
             )
-        branches = self._section(
-            "project.protected_branches",
-            lambda: collect.protected_branches(self.client.list(f"{base}/protected_branches")),
-        )
-        runners = self._section(
+        sections = self._sections("project", base, PROJECT_SOURCES)
+        sections["runners"] = self._section(
             "project.runners",
             lambda: collect.runner_refs(
                 self._remember_runners(self.client.list(f"{base}/runners"))
             ),
         )
+        branches = sections["protected_branches"]
         namespace = raw.get("namespace") or {}
         project = Project(
             id=pid,
@@ -375,59 +411,21 @@ class Crawler:
             namespace_kind=namespace.get("kind"),
             visibility=raw.get("visibility"),
             archived=raw.get("archived") is True,
-            empty_repo=raw.get("empty_repo") if isinstance(raw.get("empty_repo"), bool) else None,
+            empty_repo=_typed(raw.get("empty_repo"), bool),
             default_branch=raw.get("default_branch"),
             topics=sorted({t for t in raw.get("topics") or [] if isinstance(t, str)}),
             forked_from=collect.fork_parent(raw),
             shared_with_groups=collect.shared_with_groups(raw),
-            public_jobs=raw.get("public_jobs")
-            if isinstance(raw.get("public_jobs"), bool)
-            else None,
-            shared_runners_enabled=raw.get("shared_runners_enabled")
-            if isinstance(raw.get("shared_runners_enabled"), bool)
-            else None,
-            approvals_before_merge=raw.get("approvals_before_merge")
-            if isinstance(raw.get("approvals_before_merge"), int)
-            else None,
+            public_jobs=_typed(raw.get("public_jobs"), bool),
+            shared_runners_enabled=_typed(raw.get("shared_runners_enabled"), bool),
+            approvals_before_merge=_typed(raw.get("approvals_before_merge"), int),
             ci_settings=ci,
-            protected_branches=branches,
             default_branch_protection=collect.default_branch_protection(
                 raw.get("default_branch"), branches.data
             )
             if branches.ok and branches.data is not None
             else None,
-            approval_settings=self._section(
-                "project.approval_settings",
-                lambda: collect.approval_settings(self.client.get(f"{base}/approvals")),
-            ),
-            approval_rules=self._section(
-                "project.approval_rules",
-                lambda: collect.approval_rules(self.client.list(f"{base}/approval_rules")),
-            ),
-            variables=self._section(
-                "project.variables",
-                lambda: collect.variables(self.client.list(f"{base}/variables")),
-            ),
-            webhooks=self._section(
-                "project.webhooks", lambda: collect.webhooks(self.client.list(f"{base}/hooks"))
-            ),
-            runners=runners,
-            deploy_keys=self._section(
-                "project.deploy_keys",
-                lambda: collect.deploy_keys(self.client.list(f"{base}/deploy_keys")),
-            ),
-            deploy_tokens=self._section(
-                "project.deploy_tokens",
-                lambda: collect.deploy_tokens(self.client.list(f"{base}/deploy_tokens")),
-            ),
-            access_tokens=self._section(
-                "project.access_tokens",
-                lambda: collect.access_tokens(self.client.list(f"{base}/access_tokens")),
-            ),
-            job_token_scope=self._section(
-                "project.job_token_scope",
-                lambda: collect.job_token_scope(self.client.get(f"{base}/job_token_scope")),
-            ),
+            **sections,
         )
         self._advance("projects")
         return project
