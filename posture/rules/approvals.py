@@ -1,0 +1,7 @@
+"""Rules of the approvals family (being written)."""
+
+from __future__ import annotations
+
+from posture.rules.base import Rule
+
+RULES: tuple[Rule, ...] = ()

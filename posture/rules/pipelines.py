@@ -1,0 +1,7 @@
+"""Rules of the pipelines family (being written)."""
+
+from __future__ import annotations
+
+from posture.rules.base import Rule
+
+RULES: tuple[Rule, ...] = ()
