@@ -139,10 +139,16 @@ def snapshot(
     )
 
 
+#: rule id → verdicts seen in tests; tests/rules/test_zz_coverage.py requires pass and fail.
+OBSERVED: dict[str, set[Verdict]] = {}
+
+
 def run(rule: Rule, subject: Any, params: Params | None = None, **snapshot_parts: Any):
     """Evaluate one rule on one subject; returns the outcomes as a list."""
     ctx = Context(snapshot(**snapshot_parts))
-    return list(rule.evaluate(subject, params or rule.params(), ctx))
+    outcomes = list(rule.evaluate(subject, params or rule.params(), ctx))
+    OBSERVED.setdefault(rule.id, set()).update(o.verdict for o in outcomes)
+    return outcomes
 
 
 def verdicts(outcomes: list[Outcome]) -> list[Verdict]:

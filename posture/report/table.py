@@ -1,0 +1,108 @@
+"""A readable table for people at a terminal: problems grouped by target, then the counts.
+
+Passes are evidence, not news: they are counted in the summary but not listed. Unknowns are
+listed with the reason the data was missing, because "not checked" must never look like
+"fine". Colour only when asked (the CLI asks on a TTY, unless NO_COLOR is set).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from tabulate import tabulate
+
+from posture.findings import SEVERITIES, STATUS_ORDER, AuditReport, Finding, Status
+
+_COLOURS = {
+    Status.FAIL: "\033[31m",
+    Status.UNKNOWN: "\033[35m",
+    Status.WAIVED: "\033[33m",
+    Status.PASS: "\033[32m",
+    Status.NOT_APPLICABLE: "\033[2m",
+}
+_RESET = "\033[0m"
+_SHOWN = (Status.FAIL, Status.UNKNOWN, Status.WAIVED)
+_MAX_MESSAGE = 90
+
+
+def _label(status: Status, color: bool) -> str:
+    text = status.value.upper().replace("_", " ")
+    return f"{_COLOURS[status]}{text}{_RESET}" if color else text
+
+
+def _clip(text: str, limit: int = _MAX_MESSAGE) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _row(finding: Finding, color: bool) -> list[str]:
+    message = finding.message
+    if finding.status is Status.WAIVED and finding.waiver is not None:
+        message = (
+            f"{message} [waived by {finding.waiver.owner} until {finding.waiver.expires}: "
+            f"{finding.waiver.reason}]"
+        )
+    return [
+        _label(finding.status, color),
+        finding.severity if finding.status is not Status.UNKNOWN else "",
+        finding.rule_id,
+        finding.item or "",
+        _clip(message, 140 if finding.status is Status.WAIVED else _MAX_MESSAGE),
+    ]
+
+
+def render(report: AuditReport, *, color: bool = False, fail_on: str = "high") -> str:
+    snap = report.snapshot
+    lines = [
+        f"Audit of {snap.gitlab_url} against baseline {report.baseline.name} "
+        f"({report.baseline.digest[:19]}…)",
+        f"Snapshot taken {snap.started_at:%Y-%m-%d %H:%M} UTC by {snap.username or 'unknown'}"
+        f"{' (admin)' if snap.is_admin else ''}; "
+        f"{'complete' if snap.complete else 'INCOMPLETE: some sections failed to collect'}",
+        "",
+    ]
+
+    by_target: dict[tuple[str, str, str | None], list[Finding]] = defaultdict(list)
+    for finding in report.findings:
+        if finding.status in _SHOWN:
+            key = (finding.target_kind, finding.target_path, finding.target_url)
+            by_target[key].append(finding)
+    severity_rank = {s: i for i, s in enumerate(SEVERITIES)}
+    status_rank = {s: i for i, s in enumerate(STATUS_ORDER)}
+    for (kind, path, url), findings in by_target.items():
+        lines.append(f"{path} ({kind})" + (f"  {url}" if url else ""))
+        findings.sort(
+            key=lambda f: (status_rank[f.status], severity_rank.get(f.severity, 9), f.rule_id)
+        )
+        table = tabulate([_row(f, color) for f in findings], tablefmt="plain")
+        lines.extend("  " + line for line in table.splitlines())
+        lines.append("")
+    if not by_target:
+        lines.extend(["No failing, unknown or waived findings.", ""])
+
+    summary = report.summary
+    counts = ", ".join(
+        f"{summary.by_status.get(s.value, 0)} {s.value.replace('_', ' ')}" for s in STATUS_ORDER
+    )
+    lines.append(f"Results: {summary.total} checks: {counts}")
+    failing = " · ".join(f"{s} {summary.failing_by_severity.get(s, 0)}" for s in SEVERITIES)
+    lines.append(f"Failing by severity: {failing}")
+    if summary.unknown_by_reason:
+        lines.append("Not checked (data not collected; never counted as a pass):")
+        for reason, count in sorted(summary.unknown_by_reason.items(), key=lambda kv: -kv[1]):
+            lines.append(f"  {count:>5}  {_clip(reason)}")
+    waiver_states = Counter(f.waiver.status for f in report.findings if f.waiver is not None)
+    if waiver_states or report.stale_waivers:
+        lines.append(
+            f"Waivers: {waiver_states.get('active', 0)} finding(s) waived, "
+            f"{summary.expired_waivers} waiver(s) expired and no longer waiving, "
+            f"{summary.stale_waivers} stale (match no failing finding)"
+        )
+        for stale in report.stale_waivers:
+            lines.append(f"  stale: {stale.rule} on {stale.target} ({stale.source})")
+    at_or_above = len(report.failing(fail_on))
+    lines.append(
+        f"{at_or_above} failing finding(s) at or above {fail_on}"
+        + (" (exit 1)" if at_or_above else "")
+    )
+    return "\n".join(lines) + "\n"
