@@ -53,10 +53,11 @@ def check_public_jobs(project: Project, _params: Params, _ctx: Context) -> Itera
         yield unknown("GitLab did not report public_jobs", expected=False)
         return
     audience = "anyone on the internet" if visibility == "public" else "every signed-in user"
+    article = "an" if visibility == "internal" else "a"
     if project.public_jobs:
         yield failed(
-            f"public pipelines are on in a {visibility} project: job logs and artifacts are "
-            f"visible to {audience}",
+            f"public pipelines are on in {article} {visibility} project: job logs and "
+            f"artifacts are visible to {audience}",
             expected=False,
             actual=True,
         )
