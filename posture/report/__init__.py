@@ -10,7 +10,7 @@ class Format(StrEnum):
     JSON = "json"
 
 
-def render(report, fmt: Format, *, color: bool = False, fail_on: str = "high") -> str:  # type: ignore[no-untyped-def]
+def render(report, fmt: Format, *, color: bool = False, fail_on: str | None = "high") -> str:  # type: ignore[no-untyped-def]
     """The one dispatch point: a test fails when a Format member has no renderer."""
     from posture.report import json as json_report
     from posture.report import table

@@ -22,7 +22,7 @@ _COLOURS = {
 }
 _RESET = "\033[0m"
 _SHOWN = (Status.FAIL, Status.UNKNOWN, Status.WAIVED)
-_MAX_MESSAGE = 90
+_MAX_MESSAGE = 100
 
 
 def _label(status: Status, color: bool) -> str:
@@ -51,7 +51,7 @@ def _row(finding: Finding, color: bool) -> list[str]:
     ]
 
 
-def render(report: AuditReport, *, color: bool = False, fail_on: str = "high") -> str:
+def render(report: AuditReport, *, color: bool = False, fail_on: str | None = "high") -> str:
     snap = report.snapshot
     lines = [
         f"Audit of {snap.gitlab_url} against baseline {report.baseline.name} "
@@ -69,13 +69,26 @@ def render(report: AuditReport, *, color: bool = False, fail_on: str = "high") -
             by_target[key].append(finding)
     severity_rank = {s: i for i, s in enumerate(SEVERITIES)}
     status_rank = {s: i for i, s in enumerate(STATUS_ORDER)}
-    for (kind, path, url), findings in by_target.items():
-        lines.append(f"{path} ({kind})" + (f"  {url}" if url else ""))
+    # One table for every target, so columns line up down the whole report.
+    rows: list[list[str]] = []
+    owners: list[tuple[str, str, str | None]] = []
+    for key, findings in by_target.items():
         findings.sort(
             key=lambda f: (status_rank[f.status], severity_rank.get(f.severity, 9), f.rule_id)
         )
-        table = tabulate([_row(f, color) for f in findings], tablefmt="plain")
-        lines.extend("  " + line for line in table.splitlines())
+        rows += [_row(f, color) for f in findings]
+        owners += [key] * len(findings)
+    table_lines = tabulate(rows, tablefmt="plain").splitlines() if rows else []
+    current = None
+    for key, line in zip(owners, table_lines, strict=True):
+        if key != current:
+            if current is not None:
+                lines.append("")
+            kind, path, url = key
+            lines.append(f"{path} ({kind})" + (f"  {url}" if url else ""))
+            current = key
+        lines.append("  " + line.rstrip())
+    if rows:
         lines.append("")
     if not by_target:
         lines.extend(["No failing, unknown or waived findings.", ""])
@@ -100,9 +113,12 @@ def render(report: AuditReport, *, color: bool = False, fail_on: str = "high") -
         )
         for stale in report.stale_waivers:
             lines.append(f"  stale: {stale.rule} on {stale.target} ({stale.source})")
-    at_or_above = len(report.failing(fail_on))
-    lines.append(
-        f"{at_or_above} failing finding(s) at or above {fail_on}"
-        + (" (exit 1)" if at_or_above else "")
-    )
+    if fail_on is None:
+        lines.append("--fail-on none: failing findings do not change the exit code")
+    else:
+        at_or_above = len(report.failing(fail_on))
+        lines.append(
+            f"{at_or_above} failing finding(s) at or above {fail_on}"
+            + (" (exit 1)" if at_or_above else "")
+        )
     return "\n".join(lines) + "\n"
