@@ -21,11 +21,14 @@ from posture import __version__
 from posture.errors import ConfigError, IncompleteAuditError, OutputError, PostureError
 
 EXIT_OK = 0
+EXIT_VIOLATIONS = 1
 EXIT_ERROR = 2
 EXIT_INCOMPLETE = 3
 EXIT_INTERRUPTED = 130
 
 log = logging.getLogger("posture")
+
+SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,6 +75,37 @@ def _connection(parser: argparse.ArgumentParser) -> None:
         group.add_argument(flag, nargs="?", action=_RefuseToken, help=argparse.SUPPRESS)
 
 
+def _scope(parser: argparse.ArgumentParser) -> None:
+    scope = parser.add_mutually_exclusive_group(required=True)
+    scope.add_argument(
+        "--group", action="append", metavar="PATH", help="group full path (repeatable)"
+    )
+    scope.add_argument(
+        "--all", action="store_true", help="every group the token can see (admin: all)"
+    )
+
+
+def _evaluation(parser: argparse.ArgumentParser, fail_on_default: str = "high") -> None:
+    group = parser.add_argument_group("evaluation")
+    group.add_argument(
+        "--baseline",
+        metavar="NAME|FILE",
+        help="a shipped baseline (gitlab-hardening, minimal) or a YAML file "
+        "(default gitlab-hardening)",
+    )
+    group.add_argument(
+        "--fail-on",
+        choices=(*SEVERITY_CHOICES, "none"),
+        default=fail_on_default,
+        help=f"exit 1 when a failing finding is at or above this (default {fail_on_default})",
+    )
+    group.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    group.add_argument("-o", "--output", metavar="FILE", help="write the report here")
+    group.add_argument(
+        "--strict", action="store_true", help="exit 3 when results are unknown (data missing)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="posture",
@@ -88,13 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         "secret-free snapshot file.",
     )
     _connection(snap)
-    scope = snap.add_mutually_exclusive_group(required=True)
-    scope.add_argument(
-        "--group", action="append", metavar="PATH", help="group full path (repeatable)"
-    )
-    scope.add_argument(
-        "--all", action="store_true", help="every group the token can see (admin: all)"
-    )
+    _scope(snap)
     snap.add_argument(
         "-o",
         "--output",
@@ -116,13 +144,61 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_arguments(serve)
     _common(serve)
 
-    demo = sub.add_parser("demo", help="start the sandbox with the demo instance and crawl it")
-    demo.add_argument("-o", "--output", metavar="FILE", help="also keep the demo snapshot in FILE")
+    audit = sub.add_parser(
+        "audit",
+        help="crawl, then evaluate against a baseline",
+        description="Crawl GitLab and evaluate what was found against a hardening baseline.",
+    )
+    _connection(audit)
+    _scope(audit)
+    _evaluation(audit)
+    audit.add_argument(
+        "--save-snapshot", metavar="FILE", help="also keep the crawled snapshot in FILE"
+    )
+    _common(audit)
+
+    check = sub.add_parser(
+        "check",
+        help="evaluate a saved snapshot offline",
+        description="Evaluate a saved snapshot against a baseline, without talking to GitLab. "
+        "Gives exactly the findings `posture audit` gives.",
+    )
+    check.add_argument("snapshot", metavar="SNAPSHOT", help="a snapshot file")
+    _evaluation(check)
+    _common(check)
+
+    rules = sub.add_parser("rules", help="the rule catalog", description="List the rules.")
+    rules.add_argument(
+        "--format", choices=("table", "json", "markdown"), default="table", help="output format"
+    )
+    rules_sub = rules.add_subparsers(dest="rules_command", metavar="COMMAND")
+    explain = rules_sub.add_parser("explain", help="why a rule matters and how to fix it")
+    explain.add_argument("rule_id", metavar="RULE_ID")
+
+    baseline = sub.add_parser("baseline", help="validate, show or start a baseline")
+    baseline_sub = baseline.add_subparsers(dest="baseline_command", metavar="COMMAND")
+    baseline_sub.required = True
+    validate = baseline_sub.add_parser("validate", help="strict validation: exit 0 or 2")
+    validate.add_argument("file", metavar="FILE")
+    show = baseline_sub.add_parser("show", help="the fully resolved baseline")
+    show.add_argument("file", metavar="NAME|FILE")
+    show.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    init = baseline_sub.add_parser("init", help="a commented starter baseline")
+    init.add_argument("--from-snapshot", metavar="SNAPSHOT", help="tune it to what exists")
+    init.add_argument("-o", "--output", metavar="FILE", help="write here (default stdout)")
+
+    demo = sub.add_parser(
+        "demo",
+        help="audit the bundled demo GitLab instance (sandbox)",
+        description="Start the sandbox with the demo instance, crawl it and audit it.",
+    )
     demo.add_argument(
         "--role", choices=("admin", "owner"), default="admin", help="whose token crawls"
     )
     demo.add_argument("--tier", choices=("free", "premium"), default="premium")
     demo.add_argument("--workers", type=int, default=8)
+    _evaluation(demo, fail_on_default="none")
+    demo.add_argument("--save-snapshot", metavar="FILE", help="also keep the demo snapshot in FILE")
     _common(demo)
     return parser
 
@@ -231,33 +307,161 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _load_baseline(name: str | None):  # type: ignore[no-untyped-def]
+    from posture.baseline import DEFAULT_BASELINE, load_baseline
+
+    return load_baseline(name or DEFAULT_BASELINE)
+
+
+def _use_color(args: argparse.Namespace) -> bool:
+    return (
+        args.format == "table"
+        and not args.output
+        and sys.stdout.isatty()
+        and "NO_COLOR" not in os.environ
+    )
+
+
+def _report(snapshot, baseline, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    """Evaluate, print or write the report, and turn the result into the exit code."""
+    from posture.evaluate import evaluate
+    from posture.findings import Status
+    from posture.report import Format, render
+    from posture.snapshot import write_atomic
+
+    report = evaluate(snapshot, baseline)
+    fail_on = args.fail_on if args.fail_on != "none" else None
+    text = render(report, Format(args.format), color=_use_color(args), fail_on=fail_on)
+    if args.output:
+        write_atomic(Path(args.output), text)
+        if not args.quiet:
+            s = report.summary.by_status
+            print(
+                f"posture: {report.summary.total} checks, {s['fail']} fail, {s['unknown']} "
+                f"unknown, {s['waived']} waived; report written to {args.output}",
+                file=sys.stderr,
+            )
+    elif not args.quiet or args.format != "table":
+        sys.stdout.write(text)
+    if args.fail_on != "none" and report.failing(args.fail_on):
+        return EXIT_VIOLATIONS
+    if args.strict and report.summary.by_status.get(Status.UNKNOWN.value, 0):
+        raise IncompleteAuditError(
+            f"{report.summary.by_status[Status.UNKNOWN.value]} result(s) unknown because data "
+            "could not be collected (--strict)"
+        )
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from posture.gitlab.crawl import CrawlOptions
+
+    for path in (args.output, args.save_snapshot):
+        if path:
+            _check_output(path)
+    baseline = _load_baseline(args.baseline)  # a bad baseline fails before a long crawl
+    config = _client_config(args)
+    options = CrawlOptions(
+        groups=tuple(args.group or ()), all_groups=bool(args.all), workers=args.workers
+    )
+    snapshot = _crawl(config, options, args)
+    if args.save_snapshot:
+        _write_snapshot(snapshot, args.save_snapshot, sys.stdout)
+    return _report(snapshot, baseline, args)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from posture import snapshot as snapshot_io
+
+    if args.output:
+        _check_output(args.output)
+    baseline = _load_baseline(args.baseline)
+    snapshot = snapshot_io.load(Path(args.snapshot))
+    return _report(snapshot, baseline, args)
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    from posture.rules import REGISTRY, catalog
+
+    if args.rules_command == "explain":
+        if args.rule_id not in REGISTRY:
+            import difflib
+
+            close = difflib.get_close_matches(args.rule_id, list(REGISTRY), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"unknown rule id '{args.rule_id}'{hint}; see `posture rules`")
+        sys.stdout.write(catalog.explain(args.rule_id))
+        return EXIT_OK
+    renderers = {
+        "table": catalog.render_table,
+        "json": catalog.render_json,
+        "markdown": catalog.render_markdown,
+    }
+    sys.stdout.write(renderers[args.format]())
+    return EXIT_OK
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    import json
+
+    from posture.baseline import load_baseline
+
+    if args.baseline_command == "validate":
+        baseline = load_baseline(args.file)
+        enabled = len(baseline.enabled_rules())
+        print(
+            f"{args.file}: valid baseline '{baseline.name}' ({enabled} rules enabled, "
+            f"{len(baseline.waivers)} waivers, {baseline.digest})"
+        )
+        return EXIT_OK
+    if args.baseline_command == "show":
+        baseline = load_baseline(args.file)
+        if args.format == "json":
+            sys.stdout.write(json.dumps(baseline.resolved(), indent=2, sort_keys=True) + "\n")
+        else:
+            sys.stdout.write(baseline.to_yaml())
+        return EXIT_OK
+    from posture import snapshot as snapshot_io
+    from posture.baseline.init import starter_baseline
+    from posture.snapshot import write_atomic
+
+    snapshot = snapshot_io.load(Path(args.from_snapshot)) if args.from_snapshot else None
+    text = starter_baseline(snapshot)
+    if args.output:
+        _check_output(args.output)
+        write_atomic(Path(args.output), text)
+        print(f"posture: starter baseline written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    from posture import summary
     from posture.gitlab.client import ClientConfig
     from posture.gitlab.crawl import CrawlOptions
     from posture.sandbox import DEMO_INSTANCE_PATH, Sandbox, load_instance
 
-    if args.output:
-        _check_output(args.output)
+    for path in (args.output, args.save_snapshot):
+        if path:
+            _check_output(path)
+    baseline = _load_baseline(args.baseline)
     instance = load_instance(DEMO_INSTANCE_PATH)
     with Sandbox(instance, tier=args.tier) as sandbox:
-        top = sorted({g.full_path for g in _top_level_groups(instance)})
+        top = sorted({g.full_path for g in instance.top_level_groups()})
         if not args.quiet:
-            print(f"Demo: sandbox GitLab at {sandbox.url} ({args.tier}), crawling {', '.join(top)}")
+            print(
+                f"Demo: sandbox GitLab at {sandbox.url} ({args.tier}); crawling "
+                f"{', '.join(top)} with the {args.role} token",
+                file=sys.stderr,
+            )
         config = ClientConfig(
             url=sandbox.url, token=sandbox.token_for(args.role), workers=args.workers
         )
         options = CrawlOptions(groups=tuple(top), workers=args.workers)
         snapshot = _crawl(config, options, args)
-    if args.output:
-        _write_snapshot(snapshot, args.output, sys.stdout)
-    if not args.quiet:
-        sys.stdout.write(summary.render(snapshot, output=args.output))
-    return EXIT_OK
-
-
-def _top_level_groups(instance):  # type: ignore[no-untyped-def]
-    return instance.top_level_groups()
+    if args.save_snapshot:
+        _write_snapshot(snapshot, args.save_snapshot, sys.stdout)
+    return _report(snapshot, baseline, args)
 
 
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
@@ -268,6 +472,10 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "snapshot": cmd_snapshot,
+    "audit": cmd_audit,
+    "check": cmd_check,
+    "rules": cmd_rules,
+    "baseline": cmd_baseline,
     "demo": cmd_demo,
     "sandbox": cmd_sandbox_serve,
 }

@@ -39,8 +39,8 @@ def _row(finding: Finding, color: bool) -> list[str]:
     message = finding.message
     if finding.status is Status.WAIVED and finding.waiver is not None:
         message = (
-            f"{message} [waived by {finding.waiver.owner} until {finding.waiver.expires}: "
-            f"{finding.waiver.reason}]"
+            f"[waived until {finding.waiver.expires} by {finding.waiver.owner}: "
+            f"{finding.waiver.reason}] {message}"
         )
     return [
         _label(finding.status, color),
