@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from posture.baseline import load_baseline
 
 from posture import snapshot as snap
+from posture.baseline import load_baseline
 from posture.cli import main
 from posture.evaluate import evaluate
 from posture.findings import Status
