@@ -29,6 +29,7 @@ EXIT_INTERRUPTED = 130
 log = logging.getLogger("posture")
 
 SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info")
+FORMAT_CHOICES = ("table", "json", "junit", "sarif", "codequality", "csv", "markdown", "html")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -85,21 +86,33 @@ def _scope(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _evaluation(parser: argparse.ArgumentParser, fail_on_default: str = "high") -> None:
+def _evaluation(
+    parser: argparse.ArgumentParser, fail_on_default: str = "high", *, with_baseline: bool = True
+) -> None:
     group = parser.add_argument_group("evaluation")
-    group.add_argument(
-        "--baseline",
-        metavar="NAME|FILE",
-        help="a shipped baseline (gitlab-hardening, minimal) or a YAML file "
-        "(default gitlab-hardening)",
-    )
+    if with_baseline:
+        group.add_argument(
+            "--baseline",
+            metavar="NAME|FILE",
+            help="a shipped baseline (gitlab-hardening, minimal) or a YAML file "
+            "(default gitlab-hardening)",
+        )
     group.add_argument(
         "--fail-on",
         choices=(*SEVERITY_CHOICES, "none"),
         default=fail_on_default,
         help=f"exit 1 when a failing finding is at or above this (default {fail_on_default})",
     )
-    group.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    group.add_argument(
+        "--format", choices=FORMAT_CHOICES, default="table", help="output format for stdout/-o"
+    )
+    group.add_argument(
+        "--report",
+        action="append",
+        metavar="FORMAT=PATH",
+        default=[],
+        help="also write a report in FORMAT to PATH (repeatable), e.g. --report junit=j.xml",
+    )
     group.add_argument("-o", "--output", metavar="FILE", help="write the report here")
     group.add_argument(
         "--strict", action="store_true", help="exit 3 when results are unknown (data missing)"
@@ -166,6 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("snapshot", metavar="SNAPSHOT", help="a snapshot file")
     _evaluation(check)
     _common(check)
+
+    report = sub.add_parser(
+        "report",
+        help="convert a saved findings file to another format",
+        description="Render a findings file (from --format json) in any format, without "
+        "crawling or evaluating again; the output equals what the audit would have written.",
+    )
+    report.add_argument("findings", metavar="FINDINGS.json")
+    _evaluation(report, with_baseline=False)
+    _common(report)
 
     rules = sub.add_parser("rules", help="the rule catalog", description="List the rules.")
     rules.add_argument(
@@ -322,27 +345,48 @@ def _use_color(args: argparse.Namespace) -> bool:
     )
 
 
-def _report(snapshot, baseline, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    """Evaluate, print or write the report, and turn the result into the exit code."""
-    from posture.evaluate import evaluate
+def _report_targets(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """Parse and check every --report FORMAT=PATH before any slow work starts."""
+    targets = []
+    for spec in args.report:
+        fmt, sep, path = spec.partition("=")
+        if not sep or not path:
+            raise ConfigError(f"--report wants FORMAT=PATH, got '{spec}'")
+        if fmt not in FORMAT_CHOICES:
+            raise ConfigError(
+                f"--report: unknown format '{fmt}' (one of: {', '.join(FORMAT_CHOICES)})"
+            )
+        _check_output(path)
+        targets.append((fmt, Path(path)))
+    if args.output:
+        _check_output(args.output)
+    return targets
+
+
+def _emit(report, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    """Print or write every requested format, then turn the findings into the exit code."""
     from posture.findings import Status
     from posture.report import Format, render
     from posture.snapshot import write_atomic
 
-    report = evaluate(snapshot, baseline)
     fail_on = args.fail_on if args.fail_on != "none" else None
+    for fmt, path in _report_targets(args):
+        write_atomic(path, render(report, Format(fmt), fail_on=fail_on))
     text = render(report, Format(args.format), color=_use_color(args), fail_on=fail_on)
     if args.output:
         write_atomic(Path(args.output), text)
-        if not args.quiet:
-            s = report.summary.by_status
-            print(
-                f"posture: {report.summary.total} checks, {s['fail']} fail, {s['unknown']} "
-                f"unknown, {s['waived']} waived; report written to {args.output}",
-                file=sys.stderr,
-            )
     elif not args.quiet or args.format != "table":
         sys.stdout.write(text)
+    if not args.quiet and (args.output or args.report):
+        s = report.summary.by_status
+        written = ", ".join(
+            [*(p for p in [args.output] if p), *(r.split("=", 1)[1] for r in args.report)]
+        )
+        print(
+            f"posture: {report.summary.total} checks, {s['fail']} fail, {s['unknown']} "
+            f"unknown, {s['waived']} waived; written: {written}",
+            file=sys.stderr,
+        )
     if args.fail_on != "none" and report.failing(args.fail_on):
         return EXIT_VIOLATIONS
     if args.strict and report.summary.by_status.get(Status.UNKNOWN.value, 0):
@@ -353,12 +397,30 @@ def _report(snapshot, baseline, args: argparse.Namespace) -> int:  # type: ignor
     return EXIT_OK
 
 
+def _report(snapshot, baseline, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    from posture.evaluate import evaluate
+
+    return _emit(evaluate(snapshot, baseline), args)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Convert a saved findings file without crawling or evaluating again."""
+    from posture.findings import loads
+
+    _report_targets(args)
+    try:
+        text = Path(args.findings).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read findings file {args.findings}: {exc}") from None
+    return _emit(loads(text, source=args.findings), args)
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     from posture.gitlab.crawl import CrawlOptions
 
-    for path in (args.output, args.save_snapshot):
-        if path:
-            _check_output(path)
+    _report_targets(args)
+    if args.save_snapshot:
+        _check_output(args.save_snapshot)
     baseline = _load_baseline(args.baseline)  # a bad baseline fails before a long crawl
     config = _client_config(args)
     options = CrawlOptions(
@@ -373,8 +435,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from posture import snapshot as snapshot_io
 
-    if args.output:
-        _check_output(args.output)
+    _report_targets(args)
     baseline = _load_baseline(args.baseline)
     snapshot = snapshot_io.load(Path(args.snapshot))
     return _report(snapshot, baseline, args)
@@ -441,9 +502,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from posture.gitlab.crawl import CrawlOptions
     from posture.sandbox import DEMO_INSTANCE_PATH, Sandbox, load_instance
 
-    for path in (args.output, args.save_snapshot):
-        if path:
-            _check_output(path)
+    _report_targets(args)
+    if args.save_snapshot:
+        _check_output(args.save_snapshot)
     baseline = _load_baseline(args.baseline)
     instance = load_instance(DEMO_INSTANCE_PATH)
     with Sandbox(instance, tier=args.tier) as sandbox:
@@ -474,6 +535,7 @@ COMMANDS = {
     "snapshot": cmd_snapshot,
     "audit": cmd_audit,
     "check": cmd_check,
+    "report": cmd_report,
     "rules": cmd_rules,
     "baseline": cmd_baseline,
     "demo": cmd_demo,

@@ -26,10 +26,10 @@ def golden(request: pytest.FixtureRequest):
         path = GOLDEN_DIR / name
         if update:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            path.write_bytes(text.encode("utf-8"))  # byte-exact: CSV keeps its CRLF
             return
         assert path.exists(), f"missing golden file {path}: run pytest --update-golden"
-        expected = path.read_text(encoding="utf-8")
+        expected = path.read_bytes().decode("utf-8")
         assert text == expected, f"{name} differs from its golden file (pytest --update-golden)"
 
     return check

@@ -2,21 +2,43 @@
 
 from __future__ import annotations
 
+import importlib
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from posture.findings import AuditReport
 
 
 class Format(StrEnum):
     TABLE = "table"
     JSON = "json"
+    JUNIT = "junit"
+    SARIF = "sarif"
+    CODEQUALITY = "codequality"
+    CSV = "csv"
+    MARKDOWN = "markdown"
+    HTML = "html"
 
 
-def render(report, fmt: Format, *, color: bool = False, fail_on: str | None = "high") -> str:  # type: ignore[no-untyped-def]
+#: Format → module under posture.report that has ``render(report, **options) -> str``.
+MODULES = {
+    Format.TABLE: "table",
+    Format.JSON: "json",
+    Format.JUNIT: "junit",
+    Format.SARIF: "sarif",
+    Format.CODEQUALITY: "codequality",
+    Format.CSV: "csv",
+    Format.MARKDOWN: "markdown",
+    Format.HTML: "html",
+}
+
+
+def render(
+    report: AuditReport, fmt: Format, *, color: bool = False, fail_on: str | None = "high"
+) -> str:
     """The one dispatch point: a test fails when a Format member has no renderer."""
-    from posture.report import json as json_report
-    from posture.report import table
-
+    module = importlib.import_module(f"posture.report.{MODULES[fmt]}")
     if fmt is Format.TABLE:
-        return table.render(report, color=color, fail_on=fail_on)
-    if fmt is Format.JSON:
-        return json_report.render(report)
-    raise ValueError(f"no renderer for {fmt}")  # pragma: no cover - guarded by a test
+        return module.render(report, color=color, fail_on=fail_on)
+    return module.render(report)

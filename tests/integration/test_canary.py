@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from posture.cli import main
+from posture.report import Format
 from posture.sandbox import Fault, Sandbox
 
 pytestmark = pytest.mark.integration
@@ -80,6 +81,11 @@ def test_canaries_are_served_but_never_written(
         if target.exists():
             outputs.append(target.read_text())
         assert code in (0, 2, 3)
+    # Every report format, from the admin snapshot (which saw every served secret).
+    reports = [f"--report={fmt.value}={tmp_path / f'r.{fmt.value}'}" for fmt in Format]
+    code = main(["check", str(tmp_path / "s0.json"), "--fail-on", "none", "-q", *reports])
+    assert code == 0
+    outputs += [(tmp_path / f"r.{fmt.value}").read_text() for fmt in Format]
     outputs += [record.getMessage() for record in caplog.records]
     outputs += [str(record.args) for record in caplog.records]
 
