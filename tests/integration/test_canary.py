@@ -9,6 +9,7 @@ served the canaries to the crawler, so it cannot pass by never seeing them.
 from __future__ import annotations
 
 import logging
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,6 +87,18 @@ def test_canaries_are_served_but_never_written(
     code = main(["check", str(tmp_path / "s0.json"), "--fail-on", "none", "-q", *reports])
     assert code == 0
     outputs += [(tmp_path / f"r.{fmt.value}").read_text() for fmt in Format]
+    # An evidence bundle crawled live from the canaried instance: every member, unzipped.
+    bundle = tmp_path / "evidence.zip"
+    monkeypatch.setenv("GITLAB_TOKEN", sandbox.token_for("admin"))
+    code = main(
+        ["evidence", "--url", sandbox.url, "--group", "acme", "--max-attempts", "2",
+         "-o", str(bundle), "-q"]
+    )  # fmt: skip
+    assert code == 0
+    with zipfile.ZipFile(bundle) as archive:
+        members = archive.namelist()
+        assert "snapshot.json" in members
+        outputs += [archive.read(name).decode("utf-8", "replace") for name in members]
     outputs += [record.getMessage() for record in caplog.records]
     outputs += [str(record.args) for record in caplog.records]
 
