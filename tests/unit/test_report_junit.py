@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from posture import findings as F
 from posture.report import junit
 from posture.rules import REGISTRY
+from tests.reporting import make_report
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
@@ -63,21 +63,7 @@ def waiver(status: str = "active") -> F.WaiverInfo:
 
 
 def report(*items: F.Finding) -> F.AuditReport:
-    moment = datetime(2026, 11, 1, tzinfo=UTC)
-    return F.AuditReport(
-        tool_version="0.0.0",
-        evaluated_on="2026-11-01",
-        baseline=F.BaselineRef(name="b", digest="sha256:00", sources=["posture-baseline.yaml"]),
-        snapshot=F.SnapshotRef(
-            gitlab_url="https://gitlab.example",
-            scope=["acme"],
-            complete=True,
-            started_at=moment,
-            finished_at=moment,
-        ),
-        summary=F.summarise(list(items), [], 0),
-        findings=list(items),
-    )
+    return make_report(items, sources=["posture-baseline.yaml"])
 
 
 def parse(text: str) -> ET.Element:

@@ -10,6 +10,7 @@ import pytest
 from posture import findings as F
 from posture.report import Format, render
 from posture.report.markdown import OPEN_UP_TO, safe_url, text
+from tests.reporting import make_report
 
 HOSTILE = [
     "<script>alert(1)</script>",
@@ -55,20 +56,13 @@ def finding(
 
 def report(*items: F.Finding, name: str = "acme-hardening") -> F.AuditReport:
     moment = datetime(2026, 11, 1, 3, 4, tzinfo=UTC)
-    return F.AuditReport(
-        tool_version="0.0.0",
-        evaluated_on="2026-11-01",
-        baseline=F.BaselineRef(name=name, digest="sha256:" + "ab" * 32, sources=["b.yaml"]),
-        snapshot=F.SnapshotRef(
-            gitlab_url="https://gitlab.example",
-            username="auditor",
-            scope=["acme"],
-            complete=True,
-            started_at=moment,
-            finished_at=moment,
-        ),
-        summary=F.summarise(list(items), [], 1),
-        findings=list(items),
+    return make_report(
+        items,
+        name=name,
+        digest="sha256:" + "ab" * 32,
+        username="auditor",
+        moment=moment,
+        expired_waivers=1,
     )
 
 

@@ -16,6 +16,7 @@ from posture import findings as F
 from posture.report import sarif
 from posture.rules import REGISTRY
 from posture.rules.catalog import help_uri
+from tests.reporting import make_report
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -69,19 +70,8 @@ def waiver(status: str = "active") -> F.WaiverInfo:
 
 def report(*items: F.Finding) -> F.AuditReport:
     moment = datetime(2026, 11, 1, 3, tzinfo=UTC)
-    return F.AuditReport(
-        tool_version="1.2.3",
-        evaluated_on="2026-11-01",
-        baseline=F.BaselineRef(name="b", digest="sha256:00", sources=["posture-baseline.yaml"]),
-        snapshot=F.SnapshotRef(
-            gitlab_url="https://gitlab.example",
-            scope=["acme"],
-            complete=True,
-            started_at=moment,
-            finished_at=moment,
-        ),
-        summary=F.summarise(list(items), [], 0),
-        findings=list(items),
+    return make_report(
+        items, sources=["posture-baseline.yaml"], moment=moment, tool_version="1.2.3"
     )
 
 
