@@ -14,9 +14,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from posture.errors import SnapshotFormatError
+from posture.documents import load_document
+from posture.drift.model import DriftReport
 
 FINDINGS_SCHEMA_VERSION = 1
 
@@ -124,6 +125,8 @@ class AuditReport(_Model):
     summary: Summary
     findings: list[Finding]
     stale_waivers: list[StaleWaiver] = Field(default_factory=list)
+    #: Present when the audit was run with ``--previous``: what changed since that snapshot.
+    drift: DriftReport | None = None
 
     def failing(self, at_or_above: str) -> list[Finding]:
         """Failing findings at or above a severity (waived ones do not fail)."""
@@ -150,29 +153,16 @@ def summarise(findings: list[Finding], stale: list[StaleWaiver], expired_waivers
 
 
 def dumps(report: AuditReport) -> str:
-    return json.dumps(report.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+    data = report.model_dump(mode="json")
+    if data.get("drift") is None:
+        data.pop("drift", None)  # audits without --previous keep their established shape
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def loads(text: str, source: str = "<findings>") -> AuditReport:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SnapshotFormatError(
-            f"{source}: not a findings file: invalid JSON at line {exc.lineno}"
-        ) from None
-    if not isinstance(data, dict) or data.get("kind") != "findings":
-        raise SnapshotFormatError(f"{source}: not a posture findings file")
-    version = data.get("schema_version")
-    if not isinstance(version, int) or version > FINDINGS_SCHEMA_VERSION or version < 1:
-        raise SnapshotFormatError(f"{source}: unsupported findings schema_version {version!r}")
-    try:
-        return AuditReport.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise SnapshotFormatError(
-            f"{source}: invalid findings at {where}: {first['msg']}"
-        ) from None
+    return load_document(
+        text, source, kind="findings", max_version=FINDINGS_SCHEMA_VERSION, model=AuditReport
+    )
 
 
 def json_schema() -> dict[str, Any]:

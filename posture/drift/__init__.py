@@ -1,0 +1,1 @@
+"""Drift: compare two snapshots, classify each change, and say who made it."""
