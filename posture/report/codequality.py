@@ -19,6 +19,12 @@ posture's side, relative to the repository root as GitLab requires:
 
 The baseline path is used as it was given (posture does not guess a repository root), so pass
 a path relative to the repository root for GitLab to link it.
+
+An audit run with ``--previous`` adds one issue per **weakening** change since that snapshot:
+``check_name`` is the change's rule-like id (``drift/branches/allow_force_push``), the
+fingerprint is the change id, severity ``major`` (a change to review; the findings carry the
+baseline's severities), located like findings without an expired waiver. Unknown,
+strengthening and neutral changes are not degradations and are left out.
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ import json
 import unicodedata
 from typing import Any
 
+from posture.drift.model import Change, Classification, DriftReport
 from posture.findings import SEVERITIES, AuditReport, Finding, Status
+from posture.report import drift_common as dc
 from posture.rules import REGISTRY
 
 #: posture severity → GitLab's five levels, one to one and in the same order.
@@ -39,6 +47,8 @@ SEVERITY_MAP = {
     "info": "info",
 }
 FALLBACK_PATH = ".gitlab-ci.yml"
+#: GitLab severity of a weakening change (posture's "medium").
+DRIFT_SEVERITY = "major"
 
 
 def _file(source: str) -> str | None:
@@ -116,7 +126,39 @@ def build(report: AuditReport) -> list[dict[str, Any]]:
         if finding.fingerprint not in seen:  # GitLab merges equal fingerprints anyway
             seen.add(finding.fingerprint)
             issues.append(_issue(finding, default))
+    if report.drift is not None:
+        for change in dc.worst_first(report.drift.of(Classification.WEAKENING)):
+            if change.id not in seen:
+                seen.add(change.id)
+                issues.append(_drift_issue(change, report.drift, default))
     return issues
+
+
+def _drift_issue(change: Change, drift: DriftReport, default: str) -> dict[str, Any]:
+    rule = dc.rule_id(change)
+    body = [change.summary]
+    if change.why:
+        body.append(f"why: {change.why}")
+    body += [
+        f"before: {json.dumps(change.old, sort_keys=True)}",
+        f"after: {json.dumps(change.new, sort_keys=True)}",
+        dc.author_text(change, drift.authors),
+        f"since the snapshot of {dc.when(drift.old.started_at)}",
+    ]
+    if change.rules:
+        body.append(f"checked by rules: {', '.join(change.rules)}")
+    if change.target_url:
+        body.append(f"see it at: {change.target_url}")
+    return {
+        "type": "issue",
+        "check_name": rule,
+        "description": _one_line(f"{rule}: {change.target_path}: {change.summary}"),
+        "content": {"body": "\n".join(body)},
+        "categories": ["Security"],
+        "severity": DRIFT_SEVERITY,
+        "fingerprint": change.id,
+        "location": {"path": default, "lines": {"begin": 1}},
+    }
 
 
 def render(report: AuditReport) -> str:

@@ -4,6 +4,12 @@ RFC 4180 (the csv module, CRLF line ends), UTF-8 without a byte-order mark. Spre
 a cell that starts with ``= + - @`` (or a tab or carriage return) as a formula, and project
 names, branch names and webhook hosts are chosen by whoever can create them in GitLab; such
 cells get a leading apostrophe (OWASP "CSV injection" guidance) so they open as text.
+
+An audit run with ``--previous`` appends one row per drift change after the findings, in the
+same columns: ``rule_id`` ``drift/<family>/<what>``, ``title`` ``drift: <kind>``, ``severity``
+empty, ``status`` the classification (weakening, strengthening, neutral, unknown: never a
+finding status), ``message`` the summary with why and who, ``expected``/``actual`` the old and
+new values, ``fingerprint`` the change id.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ import io
 import json
 from typing import Any
 
+from posture.drift.model import Change, Classification, DriftReport
 from posture.findings import AuditReport, Finding
+from posture.report import drift_common as dc
 
 COLUMNS = (
     "rule_id",
@@ -80,4 +88,35 @@ def render(report: AuditReport) -> str:
     writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(COLUMNS)
     writer.writerows(_row(f) for f in report.findings)
+    if report.drift is not None:
+        drift = report.drift
+        writer.writerows(_drift_row(c, drift) for c in dc.worst_first(drift.changes))
     return out.getvalue()
+
+
+def _drift_row(change: Change, drift: DriftReport) -> list[str]:
+    message = change.summary
+    if change.why:
+        message += f"; why: {change.why}"
+    if change.classification is not Classification.UNKNOWN:
+        message += f"; {dc.author_text(change, drift.authors)}"
+    cells = [
+        dc.rule_id(change),
+        f"drift: {change.kind.value}",
+        change.family,
+        "",
+        change.classification.value,
+        change.target_kind,
+        change.target_path,
+        change.target_url or "",
+        change.item or "",
+        message,
+        _value(change.old),
+        _value(change.new),
+        "",
+        "",
+        "",
+        "",
+        change.id,
+    ]
+    return [neutralise(c) for c in cells]

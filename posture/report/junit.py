@@ -15,6 +15,15 @@ JUnit consumers. A test case is one finding; its name is the rule id plus the it
 - ``not_applicable`` → omitted: nothing was tested, and hundreds of them would bury the
   waivers in the skipped count. Their number is kept as a suite property.
 
+Drift (``posture diff``, or an audit with ``--previous``) is one more testsuite, "posture drift",
+with one test case per change, classname the target's path, name the change's rule-like id
+(``drift/branches/allow_force_push [main]``):
+
+- ``weakening`` → ``<failure type="weakening">`` with the summary, why, before/after, author.
+- ``unknown`` → ``<error type="unknown">``, as for findings: a section that could not be
+  compared must not look green.
+- ``strengthening`` and ``neutral`` → passing test cases, the summary in ``<system-out>``.
+
 Every value from GitLab is untrusted: ElementTree escapes markup, and characters XML 1.0
 forbids (most C0 controls, lone surrogates, U+FFFE/U+FFFF) are replaced with U+FFFD, because
 one of them would make GitLab reject the whole file.
@@ -28,7 +37,9 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from typing import Any
 
+from posture.drift.model import Change, Classification, DriftReport
 from posture.findings import AuditReport, Finding, Status
+from posture.report import drift_common as dc
 from posture.rules import FAMILIES, REGISTRY
 from posture.rules.catalog import help_uri
 
@@ -172,9 +183,113 @@ def render(report: AuditReport) -> str:
             _testcase(suite, finding, name)
         for key in totals:
             totals[key] += counts[key]
+    if report.drift is not None:
+        counts = _drift_suite(root, report.drift, seen)
+        for key in totals:
+            totals[key] += counts[key]
+    return _document(root, totals)
+
+
+def _document(root: ET.Element, totals: dict[str, int]) -> str:
     for key, value in totals.items():
         root.set(key, str(value))
     root.set("time", "0")
     ET.indent(root)
     body = ET.tostring(root, encoding="unicode")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
+
+
+# --- drift ------------------------------------------------------------------------------
+
+DRIFT_SUITE = "posture drift"
+_DRIFT_COUNTED = {Classification.WEAKENING: "failures", Classification.UNKNOWN: "errors"}
+
+
+def _change_body(change: Change, drift: DriftReport, target: dc.Target) -> str:
+    lines = [change.summary, ""]
+    if change.why:
+        lines.append(f"why: {change.why}")
+    lines += [
+        f"classification: {change.classification.value}",
+        f"change: {dc.rule_id(change)} ({change.kind.value})",
+        f"target: {target.label}",
+    ]
+    if change.item:
+        lines.append(f"item: {change.item}")
+    lines += [f"before: {_value(change.old)}", f"after: {_value(change.new)}"]
+    if change.classification is not Classification.UNKNOWN:
+        lines.append(dc.author_text(change, drift.authors))
+    if change.rules:
+        lines.append(f"checked by rules: {', '.join(change.rules)}")
+    if change.target_url:
+        lines.append(f"see it at: {change.target_url}")
+    lines.append(f"change id: {change.id}")
+    return "\n".join(lines)
+
+
+def _drift_case(
+    parent: ET.Element, change: Change, name: str, drift: DriftReport, target: dc.Target
+) -> None:
+    case = ET.SubElement(
+        parent,
+        "testcase",
+        {"classname": clean(change.target_path), "name": clean(name), "time": "0"},
+    )
+    body = clean(_change_body(change, drift, target))
+    if change.classification is Classification.WEAKENING:
+        failure = ET.SubElement(
+            case, "failure", {"message": clean(change.summary), "type": "weakening"}
+        )
+        failure.text = body
+    elif change.classification is Classification.UNKNOWN:
+        error = ET.SubElement(case, "error", {"message": clean(change.summary), "type": "unknown"})
+        error.text = clean(
+            f"not compared: {change.why or change.summary}\n"
+            "The section could not be read in one of the snapshots; this does not mean unchanged."
+        )
+    else:
+        out = ET.SubElement(case, "system-out")
+        out.text = body
+
+
+def _drift_suite(
+    root: ET.Element, drift: DriftReport, seen: set[tuple[str, str]]
+) -> dict[str, int]:
+    changes = dc.worst_first(drift.changes)
+    counts = {"tests": len(changes), "failures": 0, "errors": 0, "skipped": 0}
+    for change in changes:
+        if change.classification in _DRIFT_COUNTED:
+            counts[_DRIFT_COUNTED[change.classification]] += 1
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        {"name": DRIFT_SUITE, **{k: str(v) for k, v in counts.items()}, "time": "0"},
+    )
+    props = ET.SubElement(suite, "properties")
+    for key, value in (
+        ("gitlab_url", drift.new.gitlab_url),
+        ("old_snapshot", drift.old.digest),
+        ("old_started_at", drift.old.started_at.isoformat()),
+        ("new_snapshot", drift.new.digest),
+        ("new_started_at", drift.new.started_at.isoformat()),
+        ("authors", dc.authors_text(drift.authors)),
+        ("strengthening", str(len(drift.of(Classification.STRENGTHENING)))),
+        ("neutral", str(len(drift.of(Classification.NEUTRAL)))),
+    ):
+        ET.SubElement(props, "property", {"name": key, "value": clean(value)})
+    targets = {c.id: t for t, members in dc.by_target(changes, drift) for c in members}
+    for change in changes:
+        # GitLab keeps only the first of two cases with the same classname and name.
+        name = dc.case_name(change)
+        if (change.target_path, name) in seen:
+            name = f"{name} #{change.id[:8]}"
+        seen.add((change.target_path, name))
+        _drift_case(suite, change, name, drift, targets[change.id])
+    return counts
+
+
+def render_drift(drift: DriftReport) -> str:
+    """``posture diff`` for GitLab's test report: one suite, one case per change."""
+    root = ET.Element("testsuites", {"name": DRIFT_SUITE})
+    totals = _drift_suite(root, drift, set())
+    return _document(root, totals)

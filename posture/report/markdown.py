@@ -7,6 +7,9 @@ also honours to stop ``@user``, ``#1``, ``!1``, ``~label`` and ``$1`` references
 newlines and control characters become spaces so a value cannot break out of a table row.
 Links are written only for http(s) URLs. Long lists fold into ``<details>`` blocks so a report with
 hundreds of failures stays readable.
+
+Drift (``posture diff``, or an audit with ``--previous``) is a counts table, a table of the
+weakening changes, and folded ``<details>`` for unknown, strengthening and neutral ones.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import re
 from collections import Counter, defaultdict
 from urllib.parse import quote, urlsplit
 
+from posture.drift.model import Change, Classification, DriftReport
 from posture.findings import SEVERITIES, STATUS_ORDER, AuditReport, Finding, Status
+from posture.report import drift_common as dc
 
 #: Up to this many failing findings the per-target blocks start expanded.
 OPEN_UP_TO = 25
@@ -209,4 +214,122 @@ def _waivers(report: AuditReport) -> list[str]:
 
 def render(report: AuditReport) -> str:
     lines = _summary(report) + _failing(report) + _unknown(report) + _waivers(report)
+    if report.drift is not None:
+        lines += _drift_section(report.drift)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# --- drift ------------------------------------------------------------------------------
+
+#: Folded sections after the weakening table, in the model's worst-first order.
+_FOLDED = (Classification.UNKNOWN, Classification.STRENGTHENING, Classification.NEUTRAL)
+
+
+def _side(label: str, side_: dc.SnapshotSide) -> str:
+    who = text(side_.username) or "unknown user"
+    state = "" if side_.complete else ", **incomplete: some sections failed to collect**"
+    return (
+        f"{label} snapshot `{dc.short_digest(_flat(side_.digest))}` "
+        f"{dc.when(side_.started_at)} by {who}{' (admin)' if side_.is_admin else ''}{state}"
+    )
+
+
+def _drift_meta(drift: DriftReport) -> list[str]:
+    return [
+        f"{_side('Old', drift.old)} · {_side('new', drift.new)}",
+        "",
+        text("Authors: " + dc.authors_text(drift.authors)),
+        "",
+    ]
+
+
+def _drift_counts(drift: DriftReport) -> list[str]:
+    pairs = dc.counts(drift)
+    header = [c.value for c, _ in pairs] + ["total"]
+    row = [str(n) for _, n in pairs] + [str(drift.summary.total)]
+    return [*_table(header, [row], ["--:"] * len(header)), ""]
+
+
+def _target_cell(target: dc.Target) -> str:
+    cell = link(target.path, target.url)
+    if target.kind != "instance":
+        cell += f" ({text(target.kind)})"
+    return cell + (f", {text(target.moved)}" if target.moved else "")
+
+
+def _change_rows(changes: list[Change], drift: DriftReport) -> list[str]:
+    rows = [
+        [
+            _target_cell(target),
+            text(change.summary),
+            text(change.why),
+            text(dc.author_text(change, drift.authors)),
+        ]
+        for target, members in dc.by_target(changes, drift)
+        for change in members
+    ]
+    return _table(["target", "change", "why", "author"], rows)
+
+
+def _unknown_rows(changes: list[Change], drift: DriftReport) -> list[str]:
+    rows = [
+        [_target_cell(target), text(change.summary)]
+        for target, members in dc.by_target(changes, drift)
+        for change in members
+    ]
+    return _table(["target", "not compared"], rows)
+
+
+def _drift_changes(drift: DriftReport, level: str) -> list[str]:
+    if not drift.changes:
+        return [dc.empty_text(drift), ""]
+    weakening = dc.of(drift, Classification.WEAKENING)
+    lines = [f"{level} {dc.TITLES[Classification.WEAKENING]} ({len(weakening)})", ""]
+    if weakening:
+        lines += [*_change_rows(weakening, drift), ""]
+    else:
+        lines += ["No weakening changes.", ""]
+    for classification in _FOLDED:
+        changes = dc.of(drift, classification)
+        if not changes:
+            continue
+        title = f"{html.escape(dc.TITLES[classification])} ({len(changes)})"
+        if classification is Classification.UNKNOWN:
+            body = [
+                "These sections could not be read in one of the snapshots; never read them as "
+                "unchanged.",
+                "",
+            ]
+            if len(changes) > FOLD_OVER:
+                body += [f"- {n} × {text(reason)}" for reason, n in dc.unknown_reasons(drift)]
+                body.append("")
+            body += _unknown_rows(changes, drift)
+        else:
+            body = _change_rows(changes, drift)
+        lines += _fold(title, body, open_=False)
+    return lines
+
+
+def _drift_section(drift: DriftReport) -> list[str]:
+    """Drift inside an audit's markdown, after the findings."""
+    return [
+        f"### Drift since {dc.when(drift.old.started_at)}",
+        "",
+        *_drift_meta(drift),
+        *_drift_counts(drift),
+        *_drift_changes(drift, "####"),
+    ]
+
+
+def render_drift(drift: DriftReport, *, fail_on: str = "weakening", strict: bool = False) -> str:
+    """``posture diff`` for a merge-request comment or a job summary."""
+    lines = [
+        f"## posture drift of {text(drift.new.gitlab_url)}",
+        "",
+        *_drift_meta(drift),
+        *_drift_counts(drift),
+        f"**{text(dc.fail_on_text(drift, fail_on, strict))}**",
+        "",
+        *_drift_changes(drift, "###"),
+    ]
     return "\n".join(lines).rstrip() + "\n"

@@ -19,6 +19,14 @@ Settings have no source file, so a result has only a logical location: the targe
 for the instance and runners). ``partialFingerprints`` carries the finding's fingerprint, which
 survives renames. A plain-text message that contains ``](`` has ``\\``, ``[`` and ``]`` escaped,
 so a GitLab name such as ``[x](javascript:…)`` cannot become a SARIF embedded link.
+
+Drift is a run of its own (``posture diff``, and a second run of an audit with ``--previous``),
+with ``automationDetails.id`` ``posture-drift/`` so aggregators keep it apart from the audit's
+run. Its rules are kinds of change (``drift/branches/allow_force_push``). Weakening changes are
+``kind: fail`` results at level ``warning`` (a change to review, not a baseline violation: the
+audit's findings carry severities); unknown ones are ``kind: open``, ``level: none``;
+strengthening and neutral changes are counted in ``run.properties`` only.
+``partialFingerprints`` carries the change id.
 """
 
 from __future__ import annotations
@@ -26,7 +34,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from posture.drift.model import Change, Classification, DriftReport
 from posture.findings import SEVERITIES, AuditReport, Finding, Status
+from posture.report import drift_common as dc
 from posture.rules import REGISTRY, RULES
 from posture.rules.base import Rule
 from posture.rules.catalog import help_uri
@@ -203,8 +213,135 @@ def build(report: AuditReport) -> dict[str, Any]:
             "summary": report.summary.model_dump(mode="json"),
         },
     }
-    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+    runs = [run]
+    if report.drift is not None:
+        runs.append(drift_run(report.drift))
+    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": runs}
 
 
 def render(report: AuditReport) -> str:
     return json.dumps(build(report), indent=2, sort_keys=True) + "\n"
+
+
+# --- drift ------------------------------------------------------------------------------
+
+DRIFT_FINGERPRINT_KEY = "postureDriftChange/v1"
+DRIFT_CATEGORY = "posture-drift/"
+#: Weakening drift is a change to review; severities belong to the audit's findings.
+DRIFT_LEVEL = "warning"
+_DRIFT_SHOWN = (Classification.WEAKENING, Classification.UNKNOWN)
+
+
+_DRIFT_HELP = {
+    Classification.WEAKENING: "Review the change: if it was not intended, revert it in GitLab. "
+    "The audit's findings (rules in properties.related_rules) say whether the new setting "
+    "violates the baseline.",
+    Classification.UNKNOWN: "Not compared: the data was readable in only one of the two "
+    "snapshots, so whether it changed is unknown. Give the token the access it needs.",
+}
+
+
+def _drift_descriptor(
+    rule_id: str, family: str, classes: set[Classification], related: list[str]
+) -> dict[str, Any]:
+    what = rule_id.rsplit("/", 1)[-1]
+    weakening = Classification.WEAKENING in classes
+    return {
+        "id": rule_id,
+        "name": _pascal(rule_id.replace("/", "_")),
+        "shortDescription": {"text": f"Drift in {family}: {what}"},
+        "help": {"text": "\n\n".join(_DRIFT_HELP[c] for c in _DRIFT_SHOWN if c in classes)},
+        "defaultConfiguration": {"level": DRIFT_LEVEL if weakening else "none"},
+        "properties": {"tags": ["security", "drift", family], "related_rules": related},
+    }
+
+
+def _drift_result(change: Change, index: int, drift: DriftReport) -> dict[str, Any]:
+    unknown = change.classification is Classification.UNKNOWN
+    if unknown:
+        text = f"{change.target_path}: not compared: {change.why or change.summary}"
+    else:
+        text = f"{change.target_path}: {change.summary}" + (
+            f" ({change.why})" if change.why else ""
+        )
+    location = {
+        "fullyQualifiedName": change.target_path,
+        "name": change.target_path.rsplit("/", 1)[-1],
+        "kind": _LOCATION_KINDS.get(change.target_kind, "resource"),
+    }
+    result: dict[str, Any] = {"ruleId": dc.rule_id(change), "ruleIndex": index}
+    if unknown:
+        result.update({"kind": "open", "level": "none"})
+    else:
+        result.update({"kind": "fail", "level": DRIFT_LEVEL})
+    result["message"] = {"text": plain(text)}
+    result["locations"] = [{"logicalLocations": [location]}]
+    result["partialFingerprints"] = {DRIFT_FINGERPRINT_KEY: change.id}
+    result["properties"] = {
+        "classification": change.classification.value,
+        "change_kind": change.kind.value,
+        "family": change.family,
+        "target_kind": change.target_kind,
+        "target_path": change.target_path,
+        "target_url": change.target_url,
+        "old_path": change.old_path,
+        "section": change.section,
+        "item": change.item,
+        "field": change.field,
+        "old": change.old,
+        "new": change.new,
+        "why": change.why,
+        "rules": list(change.rules),
+        "author": None if unknown else dc.author_text(change, drift.authors),
+        "events": [e.model_dump(mode="json") for e in change.events],
+    }
+    return result
+
+
+def drift_run(drift: DriftReport) -> dict[str, Any]:
+    """One SARIF run for the drift between two snapshots."""
+    shown = [c for c in dc.worst_first(drift.changes) if c.classification in _DRIFT_SHOWN]
+    families: dict[str, str] = {}
+    classes: dict[str, set[Classification]] = {}
+    related: dict[str, set[str]] = {}
+    for change in shown:
+        rid = dc.rule_id(change)
+        families.setdefault(rid, change.family)
+        classes.setdefault(rid, set()).add(change.classification)
+        related.setdefault(rid, set()).update(change.rules)
+    rule_ids = sorted(families)
+    descriptors = [
+        _drift_descriptor(r, families[r], classes[r], sorted(related[r])) for r in rule_ids
+    ]
+    index = {rid: i for i, rid in enumerate(rule_ids)}
+    return {
+        "tool": {
+            "driver": {
+                "name": "posture",
+                "fullName": "posture: GitLab configuration drift",
+                "version": drift.tool_version,
+                "informationUri": INFORMATION_URI,
+                "rules": descriptors,
+            }
+        },
+        "automationDetails": {"id": DRIFT_CATEGORY},
+        "invocations": [{"executionSuccessful": True}],
+        "columnKind": "unicodeCodePoints",
+        "results": [_drift_result(c, index[dc.rule_id(c)], drift) for c in shown],
+        "properties": {
+            "kind": "drift",
+            "gitlab_url": drift.new.gitlab_url,
+            "old": drift.old.model_dump(mode="json"),
+            "new": drift.new.model_dump(mode="json"),
+            "authors": drift.authors.model_dump(mode="json"),
+            "summary": drift.summary.model_dump(mode="json"),
+        },
+    }
+
+
+def build_drift(drift: DriftReport) -> dict[str, Any]:
+    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [drift_run(drift)]}
+
+
+def render_drift(drift: DriftReport) -> str:
+    return json.dumps(build_drift(drift), indent=2, sort_keys=True) + "\n"

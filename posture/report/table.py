@@ -3,6 +3,11 @@
 Passes are evidence, not news: they are counted in the summary but not listed. Unknowns are
 listed with the reason the data was missing, because "not checked" must never look like
 "fine". Colour only when asked (the CLI asks on a TTY, unless NO_COLOR is set).
+
+Drift (``posture diff``, or an audit with ``--previous``) lists weakening changes first, then
+strengthening and neutral ones, each under its target with why and who; unknown changes are
+listed when few and counted by reason when many, like unchecked findings. GitLab-supplied text
+in drift has control characters removed, so a name cannot carry terminal escape sequences.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from collections import Counter, defaultdict
 
 from tabulate import tabulate
 
+from posture.drift.model import Classification, DriftReport
 from posture.findings import SEVERITIES, STATUS_ORDER, AuditReport, Finding, Status
+from posture.report import drift_common as dc
 
 _COLOURS = {
     Status.FAIL: "\033[31m",
@@ -92,6 +99,8 @@ def render(report: AuditReport, *, color: bool = False, fail_on: str | None = "h
         lines.append("")
     if not by_target:
         lines.extend(["No failing, unknown or waived findings.", ""])
+    if report.drift is not None:
+        lines += _drift_section(report.drift, color)
 
     summary = report.summary
     counts = ", ".join(
@@ -121,4 +130,93 @@ def render(report: AuditReport, *, color: bool = False, fail_on: str | None = "h
             f"{at_or_above} failing finding(s) at or above {fail_on}"
             + (" (exit 1)" if at_or_above else "")
         )
+    return "\n".join(lines) + "\n"
+
+
+# --- drift ------------------------------------------------------------------------------
+
+_DRIFT_COLOURS = {
+    Classification.WEAKENING: "\033[31m",
+    Classification.STRENGTHENING: "\033[32m",
+    Classification.UNKNOWN: "\033[35m",
+}
+#: The order classifications are listed in: unknowns last, where they may be only counted.
+_LISTED = (Classification.WEAKENING, Classification.STRENGTHENING, Classification.NEUTRAL)
+_MAX_SUMMARY = 200
+
+
+def _heading(classification: Classification, count: int, color: bool) -> str:
+    text = f"{dc.TITLES[classification]} ({count})"
+    colour = _DRIFT_COLOURS.get(classification)
+    return f"{colour}{text}{_RESET}" if color and colour else text
+
+
+def _target_line(target: dc.Target) -> str:
+    return dc.one_line(target.label) + (f"  {dc.one_line(target.url)}" if target.url else "")
+
+
+def _drift_body(drift: DriftReport, color: bool) -> list[str]:
+    """The changes, worst first, grouped by target; unknowns listed or counted at the end."""
+    if not drift.changes:
+        return [dc.empty_text(drift), ""]
+    lines: list[str] = []
+    for classification in _LISTED:
+        changes = dc.of(drift, classification)
+        if not changes:
+            continue
+        lines.append(_heading(classification, len(changes), color))
+        for target, members in dc.by_target(changes, drift):
+            lines.append(_target_line(target))
+            for change in members:
+                lines.append(f"  - {_clip(dc.one_line(change.summary), _MAX_SUMMARY)}")
+                if change.why:
+                    lines.append(f"      why: {_clip(dc.one_line(change.why), _MAX_SUMMARY)}")
+                if change.events or drift.authors.status != "not_requested":
+                    lines.append(f"      {dc.author_text(change, drift.authors)}")
+        lines.append("")
+    unknown = dc.of(drift, Classification.UNKNOWN)
+    if unknown:
+        lines.append(_heading(Classification.UNKNOWN, len(unknown), color))
+        lines.append("Sections not readable in one snapshot: never read these as unchanged.")
+        if len(unknown) > dc.LISTED_UNKNOWN_MAX:
+            for reason, count in dc.unknown_reasons(drift):
+                lines.append(f"  {count:>5}  {_clip(dc.one_line(reason))}")
+        else:
+            for target, members in dc.by_target(unknown, drift):
+                lines.append(_target_line(target))
+                lines += [f"  - {_clip(dc.one_line(c.summary), _MAX_SUMMARY)}" for c in members]
+        lines.append("")
+    return lines
+
+
+def _drift_section(drift: DriftReport, color: bool) -> list[str]:
+    """Drift inside an audit table: after the findings, before the audit's own counts."""
+    old = drift.old
+    return [
+        f"Drift since {dc.when(old.started_at)} "
+        f"(snapshot {dc.short_digest(old.digest)} by {dc.one_line(old.username) or 'unknown'})",
+        "Authors: " + dc.authors_text(drift.authors),
+        "",
+        *_drift_body(drift, color),
+        f"Drift: {dc.counts_text(drift)}",
+        "",
+    ]
+
+
+def render_drift(
+    drift: DriftReport, *, color: bool = False, fail_on: str = "weakening", strict: bool = False
+) -> str:
+    """``posture diff`` at a terminal: header, changes, counts, and what ``--fail-on`` decided."""
+    dc.check_fail_on(fail_on)
+    lines = [
+        f"Drift of {dc.one_line(drift.new.gitlab_url)}: "
+        f"{dc.when(drift.old.started_at)} → {dc.when(drift.new.started_at)}",
+        f"Old: {dc.one_line(dc.side_text(drift.old))}",
+        f"New: {dc.one_line(dc.side_text(drift.new))}",
+        "Authors: " + dc.authors_text(drift.authors),
+        "",
+        *_drift_body(drift, color),
+        f"Changes: {dc.counts_text(drift)}",
+        dc.fail_on_text(drift, fail_on, strict),
+    ]
     return "\n".join(lines) + "\n"
