@@ -30,6 +30,8 @@ log = logging.getLogger("posture")
 
 SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info")
 FORMAT_CHOICES = ("table", "json", "junit", "sarif", "codequality", "csv", "markdown", "html")
+DRIFT_FORMAT_CHOICES = ("table", "json", "markdown", "html", "junit", "sarif")
+DRIFT_FAIL_CHOICES = ("weakening", "any", "none")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -119,6 +121,21 @@ def _evaluation(
     )
 
 
+def _previous(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("drift")
+    group.add_argument(
+        "--previous",
+        metavar="SNAPSHOT",
+        help="last run's snapshot: add what changed since (drift) to every report",
+    )
+    group.add_argument(
+        "--fail-on-drift",
+        choices=DRIFT_FAIL_CHOICES,
+        default="none",
+        help="also exit 1 on weakening drift (or any drift); default none",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="posture",
@@ -168,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--save-snapshot", metavar="FILE", help="also keep the crawled snapshot in FILE"
     )
+    _previous(audit)
     _common(audit)
 
     check = sub.add_parser(
@@ -178,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("snapshot", metavar="SNAPSHOT", help="a snapshot file")
     _evaluation(check)
+    _previous(check)
     _common(check)
 
     report = sub.add_parser(
@@ -215,6 +234,36 @@ def build_parser() -> argparse.ArgumentParser:
     keygen.add_argument("--private", required=True, metavar="FILE", help="private key (0600)")
     keygen.add_argument("--public", required=True, metavar="FILE", help="public key")
 
+    diff = sub.add_parser(
+        "diff",
+        help="what changed between two snapshots, and which changes weaken security",
+        description="Compare two snapshots of the same GitLab: entities matched by id, every "
+        "change classified weakening, strengthening, neutral or unknown, with the author from "
+        "GitLab audit events when a token can read them. See docs/drift.md.",
+    )
+    diff.add_argument("old", metavar="OLD.snapshot.json")
+    diff.add_argument("new", metavar="NEW.snapshot.json")
+    diff.add_argument(
+        "--format", choices=DRIFT_FORMAT_CHOICES, default="table", help="output format"
+    )
+    diff.add_argument("-o", "--output", metavar="FILE", help="write the report here")
+    diff.add_argument(
+        "--fail-on",
+        choices=DRIFT_FAIL_CHOICES,
+        default="weakening",
+        help="exit 1 on weakening changes (default), on any change, or never",
+    )
+    diff.add_argument(
+        "--strict", action="store_true", help="also exit 1 when sections could not be compared"
+    )
+    diff.add_argument(
+        "--no-audit-events",
+        action="store_true",
+        help="stay offline: do not ask GitLab who made the changes",
+    )
+    _connection(diff)
+    _common(diff)
+
     rules = sub.add_parser("rules", help="the rule catalog", description="List the rules.")
     rules.add_argument(
         "--format", choices=("table", "json", "markdown"), default="table", help="output format"
@@ -247,6 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--workers", type=int, default=8)
     _evaluation(demo, fail_on_default="none")
     demo.add_argument("--save-snapshot", metavar="FILE", help="also keep the demo snapshot in FILE")
+    demo.add_argument(
+        "--drift",
+        action="store_true",
+        help="crawl, change the demo GitLab the way a careless admin would, crawl again, and "
+        "show the drift with the audit-event authors",
+    )
     _common(demo)
     return parser
 
@@ -414,6 +469,9 @@ def _emit(report, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-d
         )
     if args.fail_on != "none" and report.failing(args.fail_on):
         return EXIT_VIOLATIONS
+    fail_on_drift = getattr(args, "fail_on_drift", "none")
+    if report.drift is not None and report.drift.failing(fail_on_drift):
+        return EXIT_VIOLATIONS
     if args.strict and report.summary.by_status.get(Status.UNKNOWN.value, 0):
         raise IncompleteAuditError(
             f"{report.summary.by_status[Status.UNKNOWN.value]} result(s) unknown because data "
@@ -422,10 +480,114 @@ def _emit(report, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-d
     return EXIT_OK
 
 
-def _report(snapshot, baseline, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+def _report(  # type: ignore[no-untyped-def]
+    snapshot, baseline, args: argparse.Namespace, previous=None, client_config=None
+) -> int:
     from posture.evaluate import evaluate
 
-    return _emit(evaluate(snapshot, baseline), args)
+    report = evaluate(snapshot, baseline)
+    if previous is not None:
+        drift = _drift(previous, snapshot, client_config, offline_reason="posture check is offline")
+        report = report.model_copy(update={"drift": drift})
+    return _emit(report, args)
+
+
+def _load_previous(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """Read --previous before any slow work, so a wrong path fails in a second."""
+    from posture import snapshot as snapshot_io
+
+    path = getattr(args, "previous", None)
+    return snapshot_io.load(Path(path)) if path else None
+
+
+def _same_instance_or_fail(previous, url: str) -> None:  # type: ignore[no-untyped-def]
+    from posture.gitlab.client import normalise_base_url
+
+    if previous is not None and normalise_base_url(previous.meta.gitlab_url) != (
+        normalise_base_url(url)
+    ):
+        raise ConfigError(
+            f"--previous is a snapshot of {previous.meta.gitlab_url}, not of {url}; "
+            "drift compares two crawls of the same instance"
+        )
+
+
+def _drift(old, new, client_config, *, offline_reason: str):  # type: ignore[no-untyped-def]
+    """Diff two snapshots and, with a client configuration, attach audit-event authors."""
+    from posture.drift.engine import diff_snapshots
+    from posture.drift.model import AuthorLookup
+
+    drift = diff_snapshots(old, new)
+    if client_config is None:
+        return drift.model_copy(
+            update={"authors": AuthorLookup(status="not_requested", message=offline_reason)}
+        )
+    from posture.drift.authors import attach_authors
+    from posture.gitlab.client import GitLabClient
+
+    try:
+        with GitLabClient(client_config) as client:
+            return attach_authors(drift, client, workers=min(client_config.workers, 8))
+    except PostureError as exc:
+        return drift.model_copy(update={"authors": AuthorLookup(status="error", message=str(exc))})
+
+
+def _author_client_config(args: argparse.Namespace, snapshot_url: str):  # type: ignore[no-untyped-def]
+    """The client configuration for audit events, or (None, why not).
+
+    The token is only ever sent to an instance the user named (--url, GITLAB_URL or the
+    python-gitlab config): a snapshot file alone never decides where a token goes.
+    """
+    from posture.gitlab.client import normalise_base_url
+
+    if args.no_audit_events:
+        return None, "--no-audit-events"
+    try:
+        config = _client_config(args)
+    except PostureError as exc:
+        text = str(exc)
+        if text.startswith(("no GitLab URL", "no GitLab token")):
+            return None, (
+                f"set GITLAB_URL={snapshot_url} and GITLAB_TOKEN (or --token-file) "
+                "to see who made each change, or pass --no-audit-events"
+            )
+        raise
+    if normalise_base_url(config.url) != normalise_base_url(snapshot_url):
+        return None, (
+            f"the configured GitLab ({config.url}) is not the snapshots' "
+            f"instance ({snapshot_url}); the token is not sent elsewhere"
+        )
+    return config, ""
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from posture import snapshot as snapshot_io
+    from posture.report import Format, render_drift
+    from posture.snapshot import write_atomic
+
+    if args.output:
+        _check_output(args.output)
+    old = snapshot_io.load(Path(args.old))
+    new = snapshot_io.load(Path(args.new))
+    config, why_not = _author_client_config(args, new.meta.gitlab_url)
+    drift = _drift(old, new, config, offline_reason=why_not)
+    color = args.format == "table" and not args.output and sys.stdout.isatty()
+    color = color and "NO_COLOR" not in os.environ
+    text = render_drift(
+        drift, Format(args.format), color=color, fail_on=args.fail_on, strict=args.strict
+    )
+    if args.output:
+        write_atomic(Path(args.output), text)
+        if not args.quiet:
+            counts = drift.summary.by_classification
+            print(
+                f"posture: {drift.summary.total} changes, {counts['weakening']} weakening, "
+                f"{counts['unknown']} unknown; written: {args.output}",
+                file=sys.stderr,
+            )
+    else:
+        sys.stdout.write(text)
+    return EXIT_VIOLATIONS if drift.failing(args.fail_on, strict=args.strict) else EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -447,14 +609,16 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.save_snapshot:
         _check_output(args.save_snapshot)
     baseline = _load_baseline(args.baseline)  # a bad baseline fails before a long crawl
+    previous = _load_previous(args)
     config = _client_config(args)
+    _same_instance_or_fail(previous, config.url)
     options = CrawlOptions(
         groups=tuple(args.group or ()), all_groups=bool(args.all), workers=args.workers
     )
     snapshot = _crawl(config, options, args)
     if args.save_snapshot:
         _write_snapshot(snapshot, args.save_snapshot, sys.stdout)
-    return _report(snapshot, baseline, args)
+    return _report(snapshot, baseline, args, previous, config)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -462,8 +626,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     _report_targets(args)
     baseline = _load_baseline(args.baseline)
+    previous = _load_previous(args)
     snapshot = snapshot_io.load(Path(args.snapshot))
-    return _report(snapshot, baseline, args)
+    _same_instance_or_fail(previous, snapshot.meta.gitlab_url)
+    return _report(snapshot, baseline, args, previous)
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -532,6 +698,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _check_output(args.save_snapshot)
     baseline = _load_baseline(args.baseline)
     instance = load_instance(DEMO_INSTANCE_PATH)
+    if args.drift:
+        return _demo_drift(args, instance)
     with Sandbox(instance, tier=args.tier) as sandbox:
         top = sorted({g.full_path for g in instance.top_level_groups()})
         if not args.quiet:
@@ -548,6 +716,46 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.save_snapshot:
         _write_snapshot(snapshot, args.save_snapshot, sys.stdout)
     return _report(snapshot, baseline, args)
+
+
+def _demo_drift(args: argparse.Namespace, instance) -> int:  # type: ignore[no-untyped-def]
+    """Crawl the demo, change it through its API as two people, crawl again, show the drift."""
+    from posture.drift.demo import apply_demo_changes
+    from posture.gitlab.client import ClientConfig
+    from posture.gitlab.crawl import CrawlOptions
+    from posture.report import Format, render_drift
+    from posture.sandbox import Sandbox
+    from posture.snapshot import write_atomic
+
+    if args.format not in DRIFT_FORMAT_CHOICES:
+        raise ConfigError(
+            f"--drift renders {', '.join(DRIFT_FORMAT_CHOICES)}; not --format {args.format}"
+        )
+    with Sandbox(instance, tier=args.tier) as sandbox:
+        top = sorted({g.full_path for g in instance.top_level_groups()})
+        config = ClientConfig(
+            url=sandbox.url, token=sandbox.token_for(args.role), workers=args.workers
+        )
+        options = CrawlOptions(groups=tuple(top), workers=args.workers)
+        say = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr))
+        say(f"Demo: sandbox GitLab at {sandbox.url} ({args.tier}); first crawl ({args.role})")
+        before = _crawl(config, options, args)
+        tokens = {"admin": sandbox.token_for("admin"), "owner": sandbox.token_for("owner")}
+        for intent in apply_demo_changes(sandbox.url, tokens):
+            say(f"  changed: {intent}")
+        say("Demo: second crawl")
+        after = _crawl(config, options, args)
+        drift = _drift(before, after, config, offline_reason="")
+    if args.save_snapshot:
+        _write_snapshot(after, args.save_snapshot, sys.stdout)
+    color = args.format == "table" and not args.output and sys.stdout.isatty()
+    color = color and "NO_COLOR" not in os.environ
+    text = render_drift(drift, Format(args.format), color=color, fail_on="weakening")
+    if args.output:
+        write_atomic(Path(args.output), text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
 
 
 def _read_key(path: str) -> bytes:
@@ -598,6 +806,7 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     key = _read_key(args.sign_key_file) if args.sign_key_file else None
     baseline = _load_baseline(args.baseline)
     previous = snapshot_io.load(Path(args.previous)) if args.previous else None
+    live_config = None
     if args.snapshot:
         snapshot = snapshot_io.load(Path(args.snapshot))
     else:
@@ -606,8 +815,20 @@ def cmd_evidence(args: argparse.Namespace) -> int:
         options = CrawlOptions(
             groups=tuple(args.group or ()), all_groups=bool(args.all), workers=args.workers
         )
-        snapshot = _crawl(_client_config(args), options, args)
+        live_config = _client_config(args)
+        _same_instance_or_fail(previous, live_config.url)
+        snapshot = _crawl(live_config, options, args)
     report = evaluate(snapshot, baseline)
+    drift = None
+    if previous is not None:
+        _same_instance_or_fail(previous, snapshot.meta.gitlab_url)
+        drift = _drift(
+            previous,
+            snapshot,
+            live_config,
+            offline_reason="the bundle was built from a saved snapshot",
+        )
+        report = report.model_copy(update={"drift": drift})
     files = [Path(s) for s in baseline.sources if Path(s).is_file()]
     bundle = evidence.build_bundle(
         snapshot=snapshot,
@@ -618,6 +839,7 @@ def cmd_evidence(args: argparse.Namespace) -> int:
         command_line=["posture", *args.argv],
         signing_key=key,
         previous=previous,
+        drift=drift,
     )
     write_atomic_bytes(Path(args.output), bundle)
     if not args.quiet:
@@ -643,6 +865,7 @@ COMMANDS = {
     "check": cmd_check,
     "report": cmd_report,
     "evidence": cmd_evidence,
+    "diff": cmd_diff,
     "rules": cmd_rules,
     "baseline": cmd_baseline,
     "demo": cmd_demo,

@@ -45,6 +45,8 @@ from posture import findings as findings_io
 from posture import snapshot as snapshot_io
 from posture.baseline import Baseline
 from posture.baseline.shipped import shipped_baselines
+from posture.drift import model as drift_io
+from posture.drift.model import Classification, DriftReport
 from posture.errors import ConfigError
 from posture.findings import AuditReport
 from posture.gitlab.redact import redact_url
@@ -190,8 +192,13 @@ def build_bundle(
     command_line: list[str],
     signing_key: bytes | None,
     previous: Snapshot | None = None,
+    drift: DriftReport | None = None,
 ) -> bytes:
-    """The evidence zip as bytes. Same inputs give the same bytes; no secret is written."""
+    """The evidence zip as bytes. Same inputs give the same bytes; no secret is written.
+
+    With ``previous``, ``drift.json`` records what changed since that snapshot (``drift``
+    when the caller already has it, e.g. with audit-event authors; else computed offline).
+    """
     from posture.compliance import controls_csv, load_framework
     from posture.report import Format, render
 
@@ -209,7 +216,12 @@ def build_bundle(
     }
     originals = _original_baselines(baseline, baseline_files)
     members.update(originals)
-    members.update(_drift_members(snapshot, previous))
+    if previous is not None and drift is None:
+        from posture.drift.engine import diff_snapshots
+
+        drift = diff_snapshots(previous, snapshot)
+    if drift is not None:
+        members["drift.json"] = drift_io.dumps(drift).encode()
     members["run.json"] = _run_json(snapshot, report, period, command_line, previous).encode()
     members["README.md"] = readme(
         snapshot=snapshot,
@@ -218,6 +230,7 @@ def build_bundle(
         originals=sorted(originals),
         key_fingerprint=key_fingerprint,
         previous=previous,
+        drift=drift,
         members=sorted([*members, "README.md"]),
     ).encode()
     manifest = manifest_text(members).encode()
@@ -294,10 +307,29 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _drift_members(snapshot: Snapshot, previous: Snapshot | None) -> dict[str, bytes]:
-    """Hook for ``drift.json`` (a later issue): the members a ``--previous`` snapshot adds."""
-    del snapshot, previous
-    return {}
+def _drift_lines(drift: DriftReport | None) -> list[str]:
+    """What changed since the previous run, in words, for the README."""
+    if drift is None:
+        return ["Not computed."]
+    counts = drift.summary.by_classification
+    lines = [
+        f"`drift.json` lists {drift.summary.total} change(s): {counts['weakening']} weakening, "
+        f"{counts['strengthening']} strengthening, {counts['neutral']} neutral, "
+        f"{counts['unknown']} not comparable (data missing in one of the snapshots).",
+        f"Previous snapshot digest (stable view): `{drift.old.digest}`.",
+        f"Who made the changes (GitLab audit events): {drift.authors.status}"
+        + (f" — {_md(drift.authors.message)}" if drift.authors.message else ""),
+    ]
+    weakening = drift.of(Classification.WEAKENING)
+    if weakening:
+        lines += ["", "Weakening changes:", ""]
+        for change in weakening[:50]:
+            author = change.events[0].author_name if change.events else None
+            by = f" — by {_md(author)}" if author else ""
+            lines.append(f"- {_md(change.target_path)}: {_md(change.summary)}{by}")
+        if len(weakening) > 50:
+            lines.append(f"- … and {len(weakening) - 50} more in `drift.json`")
+    return lines
 
 
 def waivers_csv(report: AuditReport, baseline: Baseline) -> str:
@@ -469,6 +501,7 @@ def readme(
     key_fingerprint: str | None,
     previous: Snapshot | None,
     members: list[str],
+    drift: DriftReport | None = None,
 ) -> str:
     """The auditor's entry point: what was checked, when, by whom, against what, and how to
     check that nothing changed since."""
@@ -515,8 +548,10 @@ def readme(
     if previous is not None:
         out += [
             "",
-            f"A previous snapshot (finished {_iso(previous.meta.run.finished_at)}) was given; "
-            "the drift comparison (`drift.json`) is not produced by this posture version.",
+            "## Drift since the previous snapshot "
+            f"(finished {_iso(previous.meta.run.finished_at)})",
+            "",
+            *_drift_lines(drift),
         ]
     out += [
         "",
