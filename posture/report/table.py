@@ -216,7 +216,7 @@ def render_drift(
         "Authors: " + dc.authors_text(drift.authors),
         "",
         *_drift_body(drift, color),
-        f"Changes: {dc.counts_text(drift)}",
+        f"Total: {dc.counts_text(drift)}",
         dc.fail_on_text(drift, fail_on, strict),
     ]
     return "\n".join(lines) + "\n"

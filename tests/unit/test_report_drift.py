@@ -226,7 +226,7 @@ def test_table_orders_weakening_first_grouped_by_target() -> None:
         "      by alice at 2026-11-01 14:02 UTC: change allow_force_push from false to true\n"
     ) in weakening
     assert "acme/tool (project), transferred from sandbox/tool" in text
-    assert "Changes: 11 changes: 4 weakening, 1 unknown, 2 strengthening, 4 neutral" in text
+    assert "Total: 11 changes: 4 weakening, 1 unknown, 2 strengthening, 4 neutral" in text
 
 
 def test_table_header_names_both_snapshots() -> None:
