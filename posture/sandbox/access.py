@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from posture.sandbox.instance import User
 
-ROLES: tuple[str, ...] = ("admin", "owner", "read_user", "expired")
+# "owner_api" is the member user with an `api` token: the "owner" token is `read_api`, as
+# posture recommends, and GitLab refuses every write to such a token.
+ROLES: tuple[str, ...] = ("admin", "owner", "read_user", "expired", "owner_api")
 
 # Fake by construction: the prefix says what they are, and nothing outside the sandbox
 # accepts them.
@@ -21,6 +23,7 @@ _TOKENS: dict[str, str] = {
     "owner": "sandbox-owner-token-not-a-secret",
     "read_user": "sandbox-read-user-token-not-a-secret",
     "expired": "sandbox-expired-token-not-a-secret",
+    "owner_api": "sandbox-owner-api-token-not-a-secret",
 }
 
 _SCOPES: dict[str, list[str]] = {
@@ -28,6 +31,7 @@ _SCOPES: dict[str, list[str]] = {
     "owner": ["read_api"],
     "read_user": ["read_user"],
     "expired": ["read_api"],
+    "owner_api": ["api"],
 }
 
 # Bodies copied from GitLab (GITLAB-API.md section 6; doc/api/rest/troubleshooting.md).
@@ -49,7 +53,7 @@ INSUFFICIENT_SCOPE = {
 class Identity:
     """Who a token authenticates: the role name, the viewer it acts as, and its scopes."""
 
-    role: str  # "admin" | "owner" | "read_user" | "expired"
+    role: str  # "admin" | "owner" | "read_user" | "expired" | "owner_api"
     viewer: str  # "admin" | "owner": whose permissions apply
     user: User
     scopes: tuple[str, ...]
@@ -78,8 +82,8 @@ def token_for(role: str) -> str:
 
 def identities(admin: User, owner: User) -> dict[str, Identity]:
     """Token string -> Identity, for the two users of an instance."""
-    users = {"admin": admin, "owner": owner, "read_user": owner, "expired": owner}
-    viewers = {"admin": "admin", "owner": "owner", "read_user": "owner", "expired": "owner"}
+    users = dict.fromkeys(ROLES, owner) | {"admin": admin}
+    viewers = dict.fromkeys(ROLES, "owner") | {"admin": "admin"}
     return {
         _TOKENS[role]: Identity(role, viewers[role], users[role], tuple(_SCOPES[role]))
         for role in ROLES

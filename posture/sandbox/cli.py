@@ -32,9 +32,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--edition", choices=["ee", "ce"], default="ee", help="GitLab edition")
     parser.add_argument(
         "--role",
-        choices=["admin", "owner"],
+        choices=["admin", "owner", "owner_api"],
         default="admin",
-        help="whose token to print (admin: instance admin; owner: non-admin member)",
+        help=(
+            "whose token to print (admin: instance admin; owner: non-admin member, read_api; "
+            "owner_api: the same member with an api token, which may change the sandbox)"
+        ),
     )
     parser.add_argument("--latency-ms", type=float, default=0, help="delay added to every answer")
     parser.add_argument(

@@ -762,3 +762,16 @@ def _assign_ids(instance: Instance) -> None:
 
 def _title(path: str) -> str:
     return " ".join(part.capitalize() for part in re.split(r"[-_.]+", path) if part) or path
+
+
+def id_high_water(instance: Instance) -> dict[str, int]:
+    """The largest id in use per kind (groups, projects, hooks, ...) of a finalized instance.
+
+    Why: objects created through the API take ids above these, so an id is never handed out
+    twice, even after its object was deleted, as in GitLab.
+    """
+    high: dict[str, int] = {}
+    for kind, obj in _id_holders(instance):
+        if obj.id is not None:
+            high[kind] = max(high.get(kind, 0), obj.id)
+    return high

@@ -116,7 +116,7 @@ def hook(hook: Webhook, *, project_id: int | None = None, group_id: int | None =
 
 # --- protected branches ------------------------------------------------------------------
 
-_LEVEL_DESCRIPTIONS = {0: "No one", 30: "Developers + Maintainers", 40: "Maintainers", 60: "Admins"}
+LEVEL_DESCRIPTIONS = {0: "No one", 30: "Developers + Maintainers", 40: "Maintainers", 60: "Admins"}
 
 
 def _access_entry(
@@ -147,7 +147,7 @@ def _access_entry(
     else:
         level = entry.access_level or 0
         body["access_level"] = level
-        body["access_level_description"] = _LEVEL_DESCRIPTIONS[level]
+        body["access_level_description"] = LEVEL_DESCRIPTIONS[level]
         if push:
             body["deploy_key_id"] = None
     if flavor.ee:

@@ -12,13 +12,17 @@ import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from posture.sandbox import resources as res
 from posture.sandbox import serialize as ser
 from posture.sandbox.access import EXPIRED, INSUFFICIENT_SCOPE, UNAUTHORIZED, Identity
 from posture.sandbox.catalog import Catalog, GroupNode, ProjectNode, RunnerNode
 from posture.sandbox.pagination import RequestURL, keyset_page, offset_page
+
+if TYPE_CHECKING:
+    from posture.sandbox.audit import AuditLog, Recorded
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -56,13 +60,16 @@ class HttpError(Exception):
 
 @dataclass(frozen=True)
 class Request:
-    """One parsed request: decoded path segments below /api/v4, query, URL, identity."""
+    """One parsed request: decoded path segments below /api/v4, query, URL, identity, and
+    for writes the parsed body and the client address (audit events record it)."""
 
     method: str
     segments: tuple[str, ...]
     params: dict[str, str]
     url: RequestURL
     identity: Identity | None
+    body: dict[str, Any] = field(default_factory=dict)
+    client_ip: str = "127.0.0.1"
 
     @property
     def viewer(self) -> str:
@@ -169,15 +176,30 @@ ROUTES: tuple[Route, ...] = (
     Route("/runners", "runners", "doc/api/runners.md"),
     Route("/runners/all", "runners_all", "doc/api/runners.md"),
     Route("/runners/:id", "runner", "doc/api/runners.md"),
+    Route("/audit_events", "audit_events", "doc/api/audit_events.md", ee_only=True),
+    Route(
+        "/groups/:id/audit_events", "group_audit_events", "doc/api/audit_events.md", ee_only=True
+    ),
+    Route(
+        "/projects/:id/audit_events",
+        "project_audit_events",
+        "doc/api/audit_events.md",
+        ee_only=True,
+    ),
 )
 
 
 class Router:
-    """Answers parsed requests from a catalog; thread-safe (caches only grow)."""
+    """Answers parsed GET requests from one catalog; thread-safe (caches only grow).
 
-    def __init__(self, flavor: ser.Flavor) -> None:
+    A write builds a new catalog and a new router; a request holds on to the router it
+    started with, so it sees the old state or the new one, never a mix.
+    """
+
+    def __init__(self, flavor: ser.Flavor, audit: AuditLog | None = None) -> None:
         self.flavor = flavor
         self.catalog: Catalog = flavor.catalog
+        self.audit = audit
         self._cache: dict[tuple[Any, ...], Any] = {}
         self._cache_lock = threading.Lock()
         self._table: dict[tuple[int, str], list[tuple[tuple[str, ...], Route]]] = {}
@@ -277,6 +299,12 @@ class Router:
     def _admin(self, request: Request) -> None:
         if request.viewer != "admin":
             raise HttpError(403, FORBIDDEN)
+
+    # The same checks for the write routes (writes.py), in the same order: 404, then 403.
+    project_node = _project
+    group_node = _group
+    require_premium = _premium
+    require_admin = _admin
 
     def _items(self, key: tuple[Any, ...], build: Callable[[], list[Any]]) -> list[bytes]:
         return self._cached(key, lambda: [dumps(item) for item in build()])
@@ -703,6 +731,75 @@ class Router:
         body = self._cached(("R", runner.id), lambda: dumps(res.runner_detail(self.flavor, runner)))
         return Response(200, body)
 
+    # --- audit events (doc/api/audit_events.md; Premium) ----------------------------------
+
+    def _audit_page(
+        self, request: Request, events: Sequence[Recorded], *, own_only: bool = False
+    ) -> Response:
+        """created_after/created_before (inclusive), newest first, offset pages."""
+        from posture.sandbox.audit import newest_first
+
+        after = _time_param(request, "created_after")
+        before = _time_param(request, "created_before")
+        assert request.identity is not None
+        me = request.identity.user.id
+        rows = [
+            e
+            for e in events
+            if (after is None or e.created >= after)
+            and (before is None or e.created <= before)
+            and (not own_only or e.author_id == me)
+        ]
+        return self._page(request, [dumps(e.body) for e in newest_first(rows)])
+
+    def _events(self) -> list[Recorded]:
+        return self.audit.all() if self.audit is not None else []
+
+    def h_audit_events(self, request: Request) -> Response:
+        # doc/api/audit_events.md "Retrieve all instance audit events" (administrators)
+        from posture.sandbox.audit import ENTITY_TYPES
+
+        self._admin(request)
+        self._premium()
+        entity_type = request.params.get("entity_type")
+        entity_id = request.params.get("entity_id")
+        if entity_type is not None and entity_type not in ENTITY_TYPES:
+            raise HttpError(400, {"error": "entity_type does not have a valid value"})
+        if entity_id is not None:
+            if not entity_id.strip().isdigit():
+                raise HttpError(400, {"error": "entity_id is invalid"})
+            if entity_type is None:
+                raise HttpError(400, {"error": "entity_type is missing"})
+        events = [
+            e
+            for e in self._events()
+            if (entity_type is None or e.entity.type == entity_type)
+            and (entity_id is None or e.entity.id == int(entity_id))
+        ]
+        return self._audit_page(request, events)
+
+    def h_group_audit_events(self, request: Request, ident: str) -> Response:
+        # doc/api/audit_events.md "Group audit events": Owners see every event, Developers
+        # and Maintainers their own.
+        node = self._group(request, ident)
+        self._premium()
+        level = self.catalog.group_level(request.viewer, node)
+        self._need(request, level, DEVELOPER)
+        events = [e for e in self._events() if e.entity.type == "Group" and e.entity.id == node.id]
+        return self._audit_page(request, events, own_only=level < OWNER)
+
+    def h_project_audit_events(self, request: Request, ident: str) -> Response:
+        # doc/api/audit_events.md "Project audit events": Maintainers and up see every
+        # event, Developers their own.
+        node = self._project(request, ident)
+        self._premium()
+        level = self.catalog.project_level(request.viewer, node)
+        self._need(request, level, DEVELOPER)
+        events = [
+            e for e in self._events() if e.entity.type == "Project" and e.entity.id == node.id
+        ]
+        return self._audit_page(request, events, own_only=level < MAINTAINER)
+
     # --- small filters -------------------------------------------------------------------
 
     @staticmethod
@@ -732,6 +829,18 @@ class Router:
             return items
         want = state == "active"
         return [i for i in items if json.loads(i)["active"] == want]
+
+
+def _time_param(request: Request, name: str) -> datetime | None:
+    """An ISO 8601 time or date as Grape's DateTime reads it; naive times are UTC."""
+    raw = request.params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.strip().replace(" ", "+"))
+    except ValueError:
+        raise HttpError(400, {"error": f"{name} is invalid"}) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _int(value: str | None) -> int | None:

@@ -8,6 +8,7 @@ edge only: it parses, authenticates, throttles, delays, logs; `routes.py` decide
 from __future__ import annotations
 
 import contextlib
+import copy
 import socket
 import threading
 import time
@@ -21,13 +22,16 @@ from urllib.parse import parse_qsl, unquote
 
 from posture.errors import ConfigError
 from posture.sandbox import access
+from posture.sandbox.audit import AuditLog
 from posture.sandbox.catalog import Catalog
 from posture.sandbox.faults import Fault
 from posture.sandbox.instance import finalize
 from posture.sandbox.pagination import RequestURL
+from posture.sandbox.params import parse_body
 from posture.sandbox.ratelimit import RateLimiter
-from posture.sandbox.routes import NOT_FOUND_ROUTE, Request, Response, Router, dumps
+from posture.sandbox.routes import NOT_FOUND_ROUTE, HttpError, Request, Response, Router, dumps
 from posture.sandbox.serialize import Flavor
+from posture.sandbox.writes import NOT_ALLOWED, Writer
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -35,6 +39,8 @@ if TYPE_CHECKING:
     from posture.sandbox.instance import Instance
 
 _REDACTED_PARAMS = ("private_token", "access_token", "job_token")
+# Write parameters that may carry a secret when a client sends them in the query string.
+_REDACTED_WRITE_PARAMS = ("value", "token", "url", "custom_headers", "url_variables")
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
@@ -131,10 +137,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         sandbox = self.server.sandbox
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        body = self.rfile.read(length) if length else b""
         response, endpoint, role, path, query = sandbox.respond(
-            self.command, self.path, self.headers, self.client_address[0]
+            self.command, self.path, self.headers, self.client_address[0], body
         )
         if sandbox.latency_s:
             time.sleep(sandbox.latency_s)
@@ -175,6 +180,7 @@ class Sandbox:
         port: int = 0,
         path_prefix: str = "",
         faults: Sequence[Fault] = (),
+        audit_untracked_writes: bool = True,
     ) -> None:
         if tier not in ("free", "premium"):
             raise ConfigError(f"unknown tier {tier!r}; use free or premium")
@@ -197,6 +203,9 @@ class Sandbox:
         self._limiter = RateLimiter(*rate_limit) if rate_limit else None
         self.faults = list(faults)
         self._identities = access.identities(instance.users.admin, instance.users.owner)
+        self.audit_log = AuditLog()
+        self.audit_untracked_writes = audit_untracked_writes
+        self._writer = Writer(self, ee=edition == "ee")
         self._router: Router | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -217,7 +226,7 @@ class Sandbox:
             ) from None
         self.port = server.server_address[1]
         flavor = Flavor(self.catalog, self.url, self.tier, self.edition)
-        self._router = Router(flavor)
+        self._router = Router(flavor, self.audit_log)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
@@ -259,8 +268,34 @@ class Sandbox:
 
     @staticmethod
     def token_for(role: str) -> str:
-        """The fake token for "admin", "owner", "read_user" or "expired"."""
+        """The fake token for "admin", "owner", "read_user", "expired" or "owner_api"."""
         return access.token_for(role)
+
+    # --- state and audit events ----------------------------------------------------------
+
+    @property
+    def router(self) -> Router:
+        """The router of the current state; a request keeps the one it started with."""
+        assert self._router is not None, "the sandbox is not started"
+        return self._router
+
+    def install(self, instance: Instance) -> Router:
+        """Serve a changed (finalized) instance: new catalog, new router, empty caches.
+
+        One attribute assignment swaps the router, so a concurrent GET sees the old state
+        or the new one, never a mix.
+        """
+        catalog = Catalog(instance)
+        router = Router(Flavor(catalog, self.url, self.tier, self.edition), self.audit_log)
+        self.instance = instance
+        self.catalog = catalog
+        self._router = router
+        return router
+
+    @property
+    def audit_events(self) -> list[dict[str, Any]]:
+        """Every audit event recorded so far, oldest first, as the API serialises them."""
+        return [copy.deepcopy(event.body) for event in self.audit_log.all()]
 
     # --- the request log -----------------------------------------------------------------
 
@@ -298,7 +333,7 @@ class Sandbox:
     # --- answering -----------------------------------------------------------------------
 
     def respond(
-        self, method: str, raw_path: str, headers: Any, client_ip: str
+        self, method: str, raw_path: str, headers: Any, client_ip: str, body: bytes = b""
     ) -> tuple[Response, str, str | None, str, str]:
         """Answer one request: (response, endpoint template, role, path, redacted query)."""
         path, _sep, query = raw_path.partition("?")
@@ -308,7 +343,7 @@ class Sandbox:
         ) or next((v for k, v in params_list if k == "private_token"), None)
         identity = self._identities.get(token) if token else None
         role = identity.role if identity else None
-        logged_query = _redact(query)
+        logged_query = _redact(query, write=method != "GET")
 
         limit_headers: dict[str, str] = {}
         if self._limiter is not None:
@@ -328,21 +363,55 @@ class Sandbox:
             segments = tuple(unquote(s) for s in rest.split("/")) if rest else ()
             host = headers.get("Host") or f"{self.host}:{self.port}"
             url = RequestURL("http", host, path, query)
-            request = Request(method, segments, dict(params_list), url, identity)
-            response, endpoint = self._router.handle(request)
-            fault = next((f for f in self.faults if f.take(f"{method} {endpoint}")), None)
-            if fault is not None:
-                response = Response(fault.status, dumps(fault.body))
+            write = self._writer.match(method, segments) if method != "GET" else None
+            if write is not None:
+                route, args = write
+                endpoint = route.template
+                fault = next((f for f in self.faults if f.take(f"{method} {endpoint}")), None)
+                if fault is not None:  # an injected fault fails the write before it applies
+                    return (
+                        Response(fault.status, dumps(fault.body), limit_headers),
+                        endpoint,
+                        role,
+                        path,
+                        logged_query,
+                    )
+                try:
+                    parsed = parse_body(body, headers.get("Content-Type"))
+                except HttpError as err:
+                    response = Router.error(err.status, err.body)
+                else:
+                    request = Request(
+                        method, segments, dict(params_list), url, identity, parsed, client_ip
+                    )
+                    response = self._writer.handle(request, route, args)
+            else:
+                request = Request(method, segments, dict(params_list), url, identity)
+                router = self._router  # one read: this request sees one state throughout
+                response, endpoint = router.handle(request)
+                if (
+                    method != "GET"
+                    and response.status == 404
+                    and self._writer.other_method(segments)
+                ):
+                    response = Response(405, dumps(NOT_ALLOWED))
+                fault = next((f for f in self.faults if f.take(f"{method} {endpoint}")), None)
+                if fault is not None:
+                    response = Response(fault.status, dumps(fault.body))
         response.headers.update(limit_headers)
         return response, endpoint, role, path, logged_query
 
 
-def _redact(query: str) -> str:
-    """The raw query as logged, token parameters replaced: no credential reaches the log."""
+def _redact(query: str, *, write: bool = False) -> str:
+    """The raw query as logged, token parameters (and for writes, values, hook URLs and
+    headers) replaced: no credential reaches the log."""
     if not query:
         return ""
     pieces = []
     for piece in query.split("&"):
         key = unquote(piece.partition("=")[0])
-        pieces.append(f"{key}=[FILTERED]" if key in _REDACTED_PARAMS else piece)
+        secret = key in _REDACTED_PARAMS or (
+            write and key.split("[", 1)[0] in _REDACTED_WRITE_PARAMS
+        )
+        pieces.append(f"{key}=[FILTERED]" if secret else piece)
     return "&".join(pieces)
