@@ -740,7 +740,7 @@ def _demo_drift(args: argparse.Namespace, instance) -> int:  # type: ignore[no-u
         say = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr))
         say(f"Demo: sandbox GitLab at {sandbox.url} ({args.tier}); first crawl ({args.role})")
         before = _crawl(config, options, args)
-        tokens = {"admin": sandbox.token_for("admin"), "owner": sandbox.token_for("owner")}
+        tokens = {"admin": sandbox.token_for("admin"), "owner": sandbox.token_for("owner_api")}
         for intent in apply_demo_changes(sandbox.url, tokens):
             say(f"  changed: {intent}")
         say("Demo: second crawl")

@@ -17,7 +17,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from posture.drift.model import (
@@ -78,14 +78,21 @@ _LIFECYCLE_WORDS = ("creat", "destroy", "delet", "remov", "added", "add ")
 
 
 def window(report: DriftReport) -> tuple[str, str]:
-    """From the start of the old crawl to the end of the new one, as GitLab's query wants."""
-    return _iso(report.old.started_at), _iso(report.new.finished_at)
+    """From the start of the old crawl to the end of the new one, as GitLab's query wants.
+
+    GitLab takes whole seconds: the start is rounded down and the end up, so an event in the
+    last fraction of a second before the second crawl ended is not lost.
+    """
+    return _iso(report.old.started_at), _iso(report.new.finished_at, round_up=True)
 
 
-def _iso(moment: datetime) -> str:
+def _iso(moment: datetime, *, round_up: bool = False) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = moment.astimezone(UTC)
+    if round_up and moment.microsecond:
+        moment = moment.replace(microsecond=0) + timedelta(seconds=1)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def attach_authors(
@@ -121,17 +128,21 @@ def attach_authors(
     return _apply(report, results, entities)
 
 
+def _entity_of(change: Change) -> tuple[str, int] | None:
+    """Whose audit events tell about ``change``: the group or project itself, or — for a
+    deleted one, which has no endpoint any more — the parent group GitLab files it under."""
+    if change.classification is Classification.UNKNOWN or change.target_id is None:
+        return None
+    if change.target_kind not in ("group", "project"):
+        return None
+    if change.kind is ChangeKind.DELETED:
+        parent = change.old.get("parent_group_id") if isinstance(change.old, dict) else None
+        return ("group", parent) if isinstance(parent, int) else None
+    return (change.target_kind, change.target_id)
+
+
 def _entities(changes: Iterable[Change]) -> set[tuple[str, int]]:
-    """Groups and projects that changed and still exist (a deleted one has no endpoint)."""
-    out = set()
-    for change in changes:
-        if change.classification is Classification.UNKNOWN or change.target_id is None:
-            continue
-        if change.kind is ChangeKind.DELETED:
-            continue
-        if change.target_kind in ("group", "project"):
-            out.add((change.target_kind, change.target_id))
-    return out
+    return {entity for entity in map(_entity_of, changes) if entity is not None}
 
 
 def _apply(
@@ -151,8 +162,8 @@ def _apply(
 
     changes = []
     for change in report.changes:
-        key = (change.target_kind, change.target_id or 0)
-        candidates = events_by_entity.get(key)
+        key = _entity_of(change)
+        candidates = events_by_entity.get(key) if key is not None else None
         if candidates and change.classification is not Classification.UNKNOWN:
             changes.append(change.model_copy(update={"events": match(change, candidates)}))
         else:
@@ -275,6 +286,8 @@ def _words(change: Change) -> tuple[str, ...]:
         return _MOVE_WORDS
     if change.kind is ChangeKind.CREATED:
         return _LIFECYCLE_WORDS
+    if change.kind is ChangeKind.DELETED:
+        return ("destroy", "delet", "remov")
     if change.section is not None:
         return SECTION_WORDS.get(change.section, (change.section,))
     if change.field is not None:
@@ -293,9 +306,12 @@ def _mentions(event: AuditEventRef, words: Sequence[str]) -> bool:
 
 def _narrowers(change: Change) -> list[Callable[[AuditEventRef], bool]]:
     out: list[Callable[[AuditEventRef], bool]] = []
+    if change.kind in (ChangeKind.DELETED, ChangeKind.CREATED):
+        path = change.target_path.lower()
+        out.append(lambda e: path in _haystack(e))
     if change.item:
-        name = change.item.split(" (")[0].split(" → ")[0].lower()
-        out.append(lambda e: name in _haystack(e))
+        names = _item_names(change.item)
+        out.append(lambda e: any(name in _haystack(e) for name in names))
     if change.kind in (ChangeKind.ADDED, ChangeKind.REMOVED):
         verbs = (
             ("add", "creat") if change.kind is ChangeKind.ADDED else ("remov", "delet", "destroy")
@@ -308,6 +324,16 @@ def _narrowers(change: Change) -> list[Callable[[AuditEventRef], bool]]:
             lambda e: key in _haystack(e).replace("_", " ") or all(w in _haystack(e) for w in words)
         )
     return out
+
+
+def _item_names(item: str) -> list[str]:
+    """How an audit event may name an item: "3 (hotfix-laptop)" → hotfix-laptop, then 3."""
+    descriptive = re.findall(r"\(([^)]+)\)|→ (\S+)", item)
+    names = [a or b for a, b in descriptive]
+    head = item.split(" (", maxsplit=1)[0].split(" → ", maxsplit=1)[0]
+    if not head.isdigit() or not names:
+        names.append(head)
+    return [n.lower() for n in names if n]
 
 
 def group_by_author(report: DriftReport) -> dict[str, list[Change]]:

@@ -12,14 +12,19 @@ from dataclasses import dataclass
 
 import gitlab
 
+from posture.errors import ConfigError
+
 LEDGER = "acme/platform/payments/ledger"
 GATEWAY = "acme/platform/payments/payment-gateway"
 K8S = "acme/platform/infra/k8s-manifests"
+SANDBOX_GROUP = "acme-sandbox"
+PLAYGROUND = "acme-sandbox/playground"
 HACKATHON = "acme-sandbox/hackathon-cli"
 LOAD_TESTS = "acme-sandbox/load-tests"
-#: A public key is not a secret; this one is made up and opens nothing.
+#: A public key is not a secret; this one is well formed but made up (its "key" is a hash of
+#: a sentence), so no private key exists for it.
 DEMO_DEPLOY_KEY = (
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDemoKeyForPostureDriftNotARealKey0000000 demo@posture"
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILWnwg2Df8CPX6XSTw0ClzYGD4UlBGkdcpHHAQ5Zrnta demo@posture"
 )
 
 
@@ -30,10 +35,21 @@ class Step:
     run: Callable[[gitlab.Gitlab], None]
 
 
-def _ledger_internal(gl: gitlab.Gitlab) -> None:
-    project = gl.projects.get(LEDGER)
-    project.visibility = "internal"
+def _sandbox_group_public(gl: gitlab.Gitlab) -> None:
+    group = gl.groups.get(SANDBOX_GROUP)
+    group.visibility = "public"
+    group.save()
+
+
+def _playground_public(gl: gitlab.Gitlab) -> None:
+    project = gl.projects.get(PLAYGROUND)
+    project.visibility = "public"
     project.save()
+
+
+def _ledger_author_approval(gl: gitlab.Gitlab) -> None:
+    project = gl.projects.get(LEDGER, lazy=True)
+    project.approvals.update(None, {"merge_requests_author_approval": True})
 
 
 def _ledger_force_push(gl: gitlab.Gitlab) -> None:
@@ -98,9 +114,11 @@ def _delete_load_tests(gl: gitlab.Gitlab) -> None:
 
 
 STEPS: tuple[Step, ...] = (
-    Step("owner", "weakening: the hardened ledger becomes internal", _ledger_internal),
+    Step("admin", "weakening: the acme-sandbox group becomes public", _sandbox_group_public),
+    Step("owner", "weakening: acme-sandbox/playground becomes public", _playground_public),
     Step("admin", "weakening: force push allowed on the ledger's main", _ledger_force_push),
     Step("owner", "weakening: the ledger needs one approval instead of two", _ledger_one_approval),
+    Step("owner", "weakening: ledger authors may approve their own MRs", _ledger_author_approval),
     Step("admin", "weakening: the ledger's DB password is unprotected", _ledger_unprotect_variable),
     Step("owner", "weakening: a webhook to a new host", _ledger_new_webhook),
     Step("admin", "weakening: a deploy key that can push", _ledger_write_deploy_key),
@@ -119,7 +137,12 @@ def apply_demo_changes(url: str, tokens: dict[str, str]) -> list[str]:
     }
     try:
         for step in STEPS:
-            step.run(clients[step.actor])
+            try:
+                step.run(clients[step.actor])
+            except gitlab.exceptions.GitlabError as exc:
+                raise ConfigError(
+                    f"demo change failed ({step.intent}): {exc.response_code} {exc.error_message}"
+                ) from None
     finally:
         for client in clients.values():
             client.session.close()

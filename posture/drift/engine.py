@@ -152,7 +152,11 @@ def _all_changes(old: Snapshot, new: Snapshot) -> Iterator[Change]:
         before, after = old_groups.get(gid), new_groups.get(gid)
         if after is None:
             assert before is not None
-            yield _gone(_Target("group", gid, before.full_path, before.web_url), incomplete)
+            yield _gone(
+                _Target("group", gid, before.full_path, before.web_url),
+                incomplete,
+                before.parent_id,
+            )
             continue
         target = _Target("group", gid, after.full_path, after.web_url)
         if before is None:
@@ -177,7 +181,9 @@ def _all_changes(old: Snapshot, new: Snapshot) -> Iterator[Change]:
         if after_p is None:
             assert before_p is not None
             yield _gone(
-                _Target("project", pid, before_p.path_with_namespace, before_p.web_url), incomplete
+                _Target("project", pid, before_p.path_with_namespace, before_p.web_url),
+                incomplete,
+                before_p.namespace_id if before_p.namespace_kind != "user" else None,
             )
             continue
         target = _Target("project", pid, after_p.path_with_namespace, after_p.web_url)
@@ -220,7 +226,7 @@ def _all_changes(old: Snapshot, new: Snapshot) -> Iterator[Change]:
             yield from _compare_entity(target, "runner", before_r, after_r)
 
 
-def _gone(target: _Target, incomplete: bool) -> Change:
+def _gone(target: _Target, incomplete: bool, parent_id: int | None = None) -> Change:
     noun = target.kind
     summary = (
         f"{noun} {target.path} is gone from scope (deleted, or moved out of the crawled groups)"
@@ -234,6 +240,8 @@ def _gone(target: _Target, incomplete: bool) -> Change:
         classification=N,
         family="runners" if noun == "runner" else "visibility",
         summary=summary,
+        # Where GitLab files the deletion's audit event: the parent group.
+        old={"parent_group_id": parent_id} if parent_id is not None else None,
     )
 
 

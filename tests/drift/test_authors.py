@@ -8,6 +8,7 @@ from posture.drift.authors import attach_authors, describe, match, to_ref
 from posture.drift.engine import diff_snapshots
 from posture.drift.model import AuditEventRef, ChangeKind, Classification
 from posture.gitlab.client import ClientConfig, GitLabClient
+from posture.snapshot import Section, Status
 from tests.drift.helpers import demo
 from tests.drift.test_engine import branch, ledger
 
@@ -143,11 +144,29 @@ def test_matching_narrows_by_item_and_section() -> None:
     assert match(force, events[:1]) == []  # nothing about protected branches: no guess
 
 
-def test_unknown_and_deleted_changes_are_not_looked_up() -> None:
+@responses.activate
+def test_a_deleted_project_is_looked_up_on_its_parent_group() -> None:
     old, new = demo(), demo()
     new.projects = [p for p in new.projects if p.id != 1]
     report = diff_snapshots(old, new)
     assert report.changes[0].kind is ChangeKind.DELETED
+    parent = next(p for p in old.projects if p.id == 1).namespace_id
+    responses.get(
+        f"{URL}/api/v4/groups/{parent}/audit_events",
+        json=[
+            _event(4, "project_destroyed", {"custom_message": "Project destroyed"}),
+            _event(5, "group_visibility_level_updated", {"change": "visibility"}),
+        ],
+    )
+    result = attach_authors(report, _client())
+    assert [e.id for e in result.changes[0].events] == [4]
+    assert result.authors.status == "ok"
+
+
+def test_unknown_changes_are_not_looked_up() -> None:
+    old, new = demo(), demo()
+    ledger(new).webhooks = Section(status=Status.FORBIDDEN, http_status=403)
+    report = diff_snapshots(old, new)
     result = attach_authors(report, _client())  # no HTTP registered: nothing may be asked
     assert result.authors.status == "ok"
-    assert result.changes[0].classification is Classification.NEUTRAL
+    assert result.changes[0].classification is Classification.UNKNOWN
