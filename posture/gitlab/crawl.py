@@ -110,6 +110,13 @@ class CrawlOptions:
     groups: tuple[str, ...] = ()
     all_groups: bool = False
     workers: int = 8
+    #: Collect only these sections ("project.variables", "group.webhooks", …); None: all.
+    #: A baseline-driven crawl passes what its enabled rules need (issue 8).
+    sections: frozenset[str] | None = None
+    #: (index, total), 1-based: crawl the projects with ``id % total == index - 1`` only.
+    #: Groups, the instance and the runners those projects use follow the rules in
+    #: docs/performance.md ("Sharding"). None: everything.
+    shard: tuple[int, int] | None = None
 
 
 @dataclass
