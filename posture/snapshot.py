@@ -514,7 +514,8 @@ def loads(text: str, source: str = "<snapshot>") -> Snapshot:
             f"{source}: not a posture snapshot: invalid JSON at line {exc.lineno} "
             f"column {exc.colno}"
         ) from None
-    if not isinstance(data, dict) or data.get("meta", {}).get("tool") != "posture":
+    meta = data.get("meta") if isinstance(data, dict) else None
+    if not isinstance(meta, dict) or meta.get("tool") != "posture":
         raise SnapshotFormatError(f"{source}: not a posture snapshot (no meta.tool = posture)")
     version = data.get("schema_version")
     if not isinstance(version, int) or isinstance(version, bool):
