@@ -38,7 +38,8 @@ def _label(status: Status, color: bool) -> str:
 
 
 def _clip(text: str, limit: int = _MAX_MESSAGE) -> str:
-    text = " ".join(text.split())
+    """One line, no control characters (names come from GitLab: no terminal escapes), clipped."""
+    text = dc.one_line(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -53,7 +54,7 @@ def _row(finding: Finding, color: bool) -> list[str]:
         _label(finding.status, color),
         finding.severity if finding.status is not Status.UNKNOWN else "",
         finding.rule_id,
-        finding.item or "",
+        _clip(finding.item or "", 60),
         _clip(message, 140 if finding.status is Status.WAIVED else _MAX_MESSAGE),
     ]
 
@@ -92,7 +93,7 @@ def render(report: AuditReport, *, color: bool = False, fail_on: str | None = "h
             if current is not None:
                 lines.append("")
             kind, path, url = key
-            lines.append(f"{path} ({kind})" + (f"  {url}" if url else ""))
+            lines.append(f"{dc.one_line(path)} ({kind})" + (f"  {dc.one_line(url)}" if url else ""))
             current = key
         lines.append("  " + line.rstrip())
     if rows:
