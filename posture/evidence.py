@@ -52,7 +52,7 @@ from posture.findings import AuditReport
 from posture.gitlab.redact import redact_url
 from posture.gitlab.secrets import name_suggests_secret, value_signals
 from posture.report.csv import neutralise
-from posture.snapshot import Snapshot
+from posture.snapshot import Snapshot, Status
 
 __all__ = [
     "MANIFEST",
@@ -478,10 +478,11 @@ def _yes(flag: bool) -> str:
 
 
 def not_collected(snapshot: Snapshot) -> list[str]:
-    """One line per section that was not collected, with GitLab's status and reason."""
+    """One line per section GitLab did not give, with its status and reason. Sections the
+    crawl skipped by choice (``skipped``: no enabled rule reads them) are not gaps."""
     lines = []
     for target, name, section in snapshot.sections():
-        if section.ok:
+        if section.ok or section.status is Status.SKIPPED:
             continue
         why = section.status.value
         if section.http_status is not None:
@@ -545,6 +546,14 @@ def readme(
         ]
     else:
         out.append("Every section in scope was collected.")
+    skipped = sum(1 for *_, section in snapshot.sections() if section.status is Status.SKIPPED)
+    if skipped:
+        out += [
+            "",
+            f"{skipped} section(s) were not collected by choice: the crawl was driven by the "
+            "baseline and no enabled rule reads them (`meta.sections` in `snapshot.json` lists "
+            "what was collected).",
+        ]
     if previous is not None:
         out += [
             "",

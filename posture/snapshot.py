@@ -3,8 +3,9 @@
 Design points (see docs/snapshot.md):
 
 * Every collected piece of data sits in a :class:`Section` that says *how* it was collected
-  (``ok``, ``forbidden``, ``unavailable``, ``error``). Rules meeting anything but ``ok`` report
-  ``unknown``; an empty list is only ever an ``ok`` empty list.
+  (``ok``, ``forbidden``, ``unavailable``, ``error``, or ``skipped`` when a baseline-driven or
+  sharded crawl chose not to ask). Rules meeting anything but ``ok`` report ``unknown``; an
+  empty list is only ever an ``ok`` empty list.
 * Secret values never enter these models. CI variables carry metadata and value-derived
   signals; webhook URLs are stored redacted.
 * Output is byte-stable: sorted keys, lists ordered by id/name, no floats outside the
@@ -15,19 +16,22 @@ Design points (see docs/snapshot.md):
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from posture.errors import OutputError, SnapshotFormatError
+from posture.errors import ConfigError, OutputError, SnapshotFormatError
 
-SCHEMA_VERSION = 1
+#: 2 added ``Status.SKIPPED`` and ``meta.shard`` / ``meta.sections`` (issue 8).
+SCHEMA_VERSION = 2
 
 #: Dotted paths of the fields that legitimately differ between two crawls of an unchanged
 #: instance. Documented in docs/snapshot.md; tests compare snapshots with these removed.
@@ -49,6 +53,13 @@ class Status(StrEnum):
     FORBIDDEN = "forbidden"  # 403, or fields GitLab hides from the token's role
     UNAVAILABLE = "unavailable"  # 404, or a tier/edition without the feature
     ERROR = "error"  # failed after retries (5xx, 429, timeout, connection)
+    #: Not asked for, by choice: no enabled rule of the crawl's baseline needs it, or another
+    #: shard collects it. Never an error and never ``ok``: a rule meeting it says ``unknown``.
+    SKIPPED = "skipped"
+
+
+#: The message of a section a baseline-driven crawl did not collect.
+SKIPPED_MESSAGE = "not collected: no enabled rule needs it"
 
 
 class Section(Model, Generic[T]):
@@ -388,6 +399,19 @@ class RunStats(Model):
     rate_limit_wait_seconds: float = 0.0
 
 
+class ShardInfo(Model):
+    """Which slice of the projects a sharded crawl covered: ``id % total == index - 1``."""
+
+    index: int = Field(ge=1)
+    total: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _index_within_total(self) -> ShardInfo:
+        if self.index > self.total:
+            raise ValueError(f"shard index {self.index} is above the total {self.total}")
+        return self
+
+
 class Meta(Model):
     tool: Literal["posture"] = "posture"
     tool_version: str
@@ -400,6 +424,12 @@ class Meta(Model):
     complete: bool
     errors: list[CollectionError] = Field(default_factory=list)
     run: RunStats
+    #: The slice this crawl covered, or None for a whole crawl. ``posture merge`` combines
+    #: shards 1..total of one scope into the snapshot a single crawl would have written.
+    shard: ShardInfo | None = None
+    #: The sections the crawl was asked to collect ("project.variables", …), sorted; None
+    #: for all. Sections outside it are ``skipped``. Merge refuses shards that differ here.
+    sections: list[str] | None = None
 
 
 class Snapshot(Model):
@@ -448,6 +478,46 @@ PROJECT_SECTIONS: tuple[str, ...] = (
     "access_tokens",
     "job_token_scope",
 )
+INSTANCE_SECTIONS: tuple[str, ...] = ("settings", "variables")
+RUNNER_SECTIONS: tuple[str, ...] = ("details",)
+
+#: Every section a crawl can collect, as ``"<target kind>.<section>"``: the vocabulary of
+#: ``CrawlOptions.sections``, ``meta.sections`` and ``posture.rules.needs``.
+SECTION_KEYS: frozenset[str] = frozenset(
+    [f"instance.{name}" for name in INSTANCE_SECTIONS]
+    + [f"group.{name}" for name in GROUP_SECTIONS]
+    + [f"project.{name}" for name in PROJECT_SECTIONS]
+    + [f"runner.{name}" for name in RUNNER_SECTIONS]
+)
+
+#: Sections that cannot be collected without another one. A snapshot's runners are the
+#: runners its projects can use, found through the projects' runner lists, so runner
+#: details need ``project.runners``.
+IMPLIED_SECTIONS: dict[str, tuple[str, ...]] = {"runner.details": ("project.runners",)}
+
+
+def close_sections(sections: Iterable[str]) -> frozenset[str]:
+    """The given section keys plus what they cannot be collected without."""
+    out = set(sections)
+    for key in list(out):
+        out.update(IMPLIED_SECTIONS.get(key, ()))
+    return frozenset(out)
+
+
+def normalise_sections(sections: Iterable[str] | None) -> frozenset[str] | None:
+    """Check section keys (a typo would silently skip data) and add the implied ones."""
+    if sections is None:
+        return None
+    given = {str(key) for key in sections}
+    unknown = sorted(given - SECTION_KEYS)
+    if unknown:
+        known = sorted(SECTION_KEYS)
+        hints = []
+        for key in unknown:
+            near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hints.append(f"{key} (did you mean {near[0]}?)" if near else key)
+        raise ConfigError(f"unknown section(s): {', '.join(hints)}; known: {', '.join(known)}")
+    return close_sections(given)
 
 
 # --------------------------------------------------------------------------------------
@@ -505,8 +575,31 @@ def save(snapshot: Snapshot, path: Path) -> None:
     write_atomic(path, dumps(snapshot))
 
 
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 only added things (``skipped``, ``meta.shard``, ``meta.sections``): a version
+    1 file is a valid version 2 file of a whole, unfiltered crawl."""
+    return data
+
+
+#: ``{from_version: step}``: each step turns a file of that version into the next one. The
+#: loader applies them in order, so version 3 adds ``2: _v2_to_v3`` and nothing else changes.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+
+
+def migrate(data: dict[str, Any], version: int) -> dict[str, Any]:
+    """Bring a snapshot's JSON from ``version`` up to :data:`SCHEMA_VERSION`, step by step."""
+    while version < SCHEMA_VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:  # pragma: no cover - guarded by a test over every older version
+            raise SnapshotFormatError(f"no migration from snapshot schema_version {version}")
+        data = step(data)
+        version += 1
+        data["schema_version"] = version
+    return data
+
+
 def loads(text: str, source: str = "<snapshot>") -> Snapshot:
-    """Parse and validate; refuse newer or unknown schema versions with a clear message."""
+    """Parse, migrate older versions, and validate; refuse newer or unknown versions."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -527,6 +620,7 @@ def loads(text: str, source: str = "<snapshot>") -> Snapshot:
         )
     if version < 1:
         raise SnapshotFormatError(f"{source}: unknown snapshot schema_version {version}")
+    data = migrate(data, version)
     try:
         return Snapshot.model_validate(data)
     except ValidationError as exc:

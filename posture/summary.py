@@ -8,7 +8,7 @@ from tabulate import tabulate
 
 from posture.snapshot import Snapshot, Status
 
-_STATUSES = (Status.OK, Status.FORBIDDEN, Status.UNAVAILABLE, Status.ERROR)
+_STATUSES = (Status.OK, Status.FORBIDDEN, Status.UNAVAILABLE, Status.ERROR, Status.SKIPPED)
 
 
 def section_counts(snapshot: Snapshot) -> dict[str, Counter[Status]]:
@@ -54,7 +54,7 @@ def render(snapshot: Snapshot, output: str | None = None) -> str:
             rows,
             headers=["section", *(s.value for s in _STATUSES)],
             tablefmt="simple",
-            colalign=("left", "right", "right", "right", "right"),
+            colalign=("left", *("right" for _ in _STATUSES)),
         )
     )
     lines.append("")
@@ -80,6 +80,17 @@ def render(snapshot: Snapshot, output: str | None = None) -> str:
         lines.append(
             f"Not readable with this token or tier: {not_ok} section(s); rules on them "
             "report 'unknown', never 'pass'"
+        )
+    skipped = totals.get(Status.SKIPPED, 0)
+    if skipped:
+        lines.append(
+            f"Not collected by choice: {skipped} section(s) skipped (baseline-driven or "
+            "sharded crawl); not an error, and no enabled rule reads them"
+        )
+    if meta.shard is not None:
+        lines.append(
+            f"Shard {meta.shard.index} of {meta.shard.total}: combine all shards with "
+            "posture merge before auditing"
         )
     if output:
         lines.append(f"Written: {output}")
