@@ -88,6 +88,17 @@ def _scope(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _shard(parser: argparse.ArgumentParser) -> None:
+    # A plain string, checked by the command: an unexpanded "$CI_NODE_INDEX/…" then gets
+    # posture's one-line explanation instead of argparse's usage dump.
+    parser.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="crawl only the projects with id %% N == I-1 (shard 1 also collects the groups "
+        "and the instance); combine the N snapshots with `posture merge`",
+    )
+
+
 def _evaluation(
     parser: argparse.ArgumentParser, fail_on_default: str = "high", *, with_baseline: bool = True
 ) -> None:
@@ -153,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _connection(snap)
     _scope(snap)
+    _shard(snap)
     snap.add_argument(
         "-o",
         "--output",
@@ -164,6 +176,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="exit 3 when a section failed after retries"
     )
     _common(snap)
+
+    merge = sub.add_parser(
+        "merge",
+        help="combine the snapshots of `snapshot --shard I/N` into one",
+        description="Combine shards 1..N of one sharded crawl into the snapshot a single "
+        "crawl would have written (equal outside meta.run). Refuses shards of different "
+        "instances, scopes, baselines (sections), posture versions or totals, and a missing "
+        "or repeated shard.",
+    )
+    merge.add_argument("shards", nargs="+", metavar="SHARD", help="a shard's snapshot file")
+    merge.add_argument(
+        "-o",
+        "--output",
+        default="posture.snapshot.json",
+        metavar="FILE",
+        help="merged snapshot (default posture.snapshot.json; - for stdout)",
+    )
+    merge.add_argument(
+        "--strict", action="store_true", help="exit 3 when a section failed after retries"
+    )
+    _common(merge)
 
     sandbox = sub.add_parser("sandbox", help="a loopback GitLab API for trying posture")
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", metavar="COMMAND")
@@ -181,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _connection(audit)
     _scope(audit)
+    _shard(audit)
     _evaluation(audit)
     audit.add_argument(
         "--save-snapshot", metavar="FILE", help="also keep the crawled snapshot in FILE"
@@ -388,14 +422,24 @@ def _write_snapshot(snapshot, output: str, out: TextIO) -> None:  # type: ignore
         snapshot_io.save(snapshot, Path(output))
 
 
+def _parse_shard(args: argparse.Namespace) -> tuple[int, int] | None:
+    from posture.merge import parse_shard
+
+    return parse_shard(args.shard) if args.shard is not None else None
+
+
 def cmd_snapshot(args: argparse.Namespace) -> int:
     from posture import summary
     from posture.gitlab.crawl import CrawlOptions
 
     _check_output(args.output)
+    shard = _parse_shard(args)
     config = _client_config(args)
     options = CrawlOptions(
-        groups=tuple(args.group or ()), all_groups=bool(args.all), workers=args.workers
+        groups=tuple(args.group or ()),
+        all_groups=bool(args.all),
+        workers=args.workers,
+        shard=shard,
     )
     snapshot = _crawl(config, options, args)
     _write_snapshot(snapshot, args.output, sys.stdout)
@@ -406,6 +450,27 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     if args.strict and not snapshot.meta.complete:
         raise IncompleteAuditError(
             f"{len(snapshot.meta.errors)} section(s) could not be collected (--strict)"
+        )
+    return EXIT_OK
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Combine shard snapshots; every refusal is one line and exit 2 (MergeError)."""
+    from posture import summary
+    from posture.merge import load_shards, merge
+
+    _check_output(args.output)
+    shards = load_shards(args.shards)
+    merged = merge([snap for _name, snap in shards], names=[name for name, _snap in shards])
+    _write_snapshot(merged, args.output, sys.stdout)
+    if not args.quiet:
+        stream = sys.stderr if args.output == "-" else sys.stdout
+        written = None if args.output == "-" else args.output
+        stream.write(f"Merged {len(shards)} shard(s)\n")
+        stream.write(summary.render(merged, output=written))
+    if args.strict and not merged.meta.complete:
+        raise IncompleteAuditError(
+            f"{len(merged.meta.errors)} section(s) could not be collected (--strict)"
         )
     return EXIT_OK
 
@@ -610,10 +675,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
         _check_output(args.save_snapshot)
     baseline = _load_baseline(args.baseline)  # a bad baseline fails before a long crawl
     previous = _load_previous(args)
+    shard = _parse_shard(args)
     config = _client_config(args)
     _same_instance_or_fail(previous, config.url)
     options = CrawlOptions(
-        groups=tuple(args.group or ()), all_groups=bool(args.all), workers=args.workers
+        groups=tuple(args.group or ()),
+        all_groups=bool(args.all),
+        workers=args.workers,
+        shard=shard,
     )
     snapshot = _crawl(config, options, args)
     if args.save_snapshot:
@@ -861,6 +930,7 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "snapshot": cmd_snapshot,
+    "merge": cmd_merge,
     "audit": cmd_audit,
     "check": cmd_check,
     "report": cmd_report,
