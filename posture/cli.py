@@ -166,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     _scope(snap)
     _shard(snap)
     snap.add_argument(
+        "--baseline",
+        metavar="NAME|FILE",
+        help="collect only what this baseline's enabled rules need (fewer requests); "
+        "default: everything",
+    )
+    snap.add_argument(
         "-o",
         "--output",
         default="posture.snapshot.json",
@@ -215,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     _connection(audit)
     _scope(audit)
     _shard(audit)
+    audit.add_argument(
+        "--full-crawl",
+        action="store_true",
+        help="collect every section, not only what the baseline's rules need "
+        "(e.g. to keep a complete snapshot with --save-snapshot)",
+    )
     _evaluation(audit)
     audit.add_argument(
         "--save-snapshot", metavar="FILE", help="also keep the crawled snapshot in FILE"
@@ -434,12 +446,14 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
     _check_output(args.output)
     shard = _parse_shard(args)
+    sections = _sections_for(_load_baseline(args.baseline)) if args.baseline else None
     config = _client_config(args)
     options = CrawlOptions(
         groups=tuple(args.group or ()),
         all_groups=bool(args.all),
         workers=args.workers,
         shard=shard,
+        sections=sections,
     )
     snapshot = _crawl(config, options, args)
     _write_snapshot(snapshot, args.output, sys.stdout)
@@ -683,6 +697,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         all_groups=bool(args.all),
         workers=args.workers,
         shard=shard,
+        sections=None if args.full_crawl else _sections_for(baseline),
     )
     snapshot = _crawl(config, options, args)
     if args.save_snapshot:
@@ -698,7 +713,30 @@ def cmd_check(args: argparse.Namespace) -> int:
     previous = _load_previous(args)
     snapshot = snapshot_io.load(Path(args.snapshot))
     _same_instance_or_fail(previous, snapshot.meta.gitlab_url)
+    _warn_missing_sections(baseline, snapshot)
     return _report(snapshot, baseline, args, previous)
+
+
+def _sections_for(baseline) -> frozenset[str]:  # type: ignore[no-untyped-def]
+    from posture.rules.needs import sections_for
+
+    return sections_for(baseline)
+
+
+def _warn_missing_sections(baseline, snapshot) -> None:  # type: ignore[no-untyped-def]
+    """A snapshot crawled for a smaller baseline lacks data this one needs: say so once,
+    even with -q (a warning, not progress)."""
+    from posture.rules.needs import missing_sections
+
+    missing = missing_sections(baseline, snapshot.meta.sections)
+    if missing:
+        print(
+            f"posture: warning: the snapshot was crawled for another baseline and skipped "
+            f"{len(missing)} section(s) this one needs ({', '.join(sorted(missing)[:4])}"
+            f"{', …' if len(missing) > 4 else ''}); their rules report unknown. Crawl with "
+            f"--baseline {baseline.name} or without --baseline.",
+            file=sys.stderr,
+        )
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
