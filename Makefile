@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean bench
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 2; }
@@ -28,6 +28,12 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+# Crawl benchmark (about 30 minutes; docs/performance.md). Not part of `make test`.
+#   make bench BENCH_ARGS=--quick        one-minute smoke
+#   make bench BENCH_ARGS=--markdown     tables to paste into docs/performance.md
+bench: $(STAMP)
+	$(BIN)/python -m bench.crawl $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info
