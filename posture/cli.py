@@ -1036,5 +1036,28 @@ def _run(argv: list[str], debug: bool) -> int:
         return EXIT_ERROR
 
 
+def console_main() -> None:  # pragma: no cover - exercised through subprocess tests
+    """The `posture` command: main() plus what only a real process should do.
+
+    SIGTERM (CI cancelling a job) is handled like Ctrl+C. After an interrupt the process
+    leaves at once with 130: output files are written atomically, so nothing half-written
+    exists, and waiting for requests still in flight in worker threads (up to --timeout)
+    would only delay the stop.
+    """
+    import signal
+
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+    raise SystemExit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    console_main()

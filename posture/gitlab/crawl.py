@@ -227,6 +227,10 @@ class _RunnerInputs:
         )
 
 
+class CrawlAbandoned(Exception):
+    """Raised inside worker tasks once the crawl was abandoned; never reaches the user."""
+
+
 def _section_from_error(key: str, exc: ApiError) -> Section[Any]:
     """Translate a failed request into how the section was (not) collected."""
     message = exc.message
@@ -270,6 +274,9 @@ class Crawler:
         self._detail_futures: dict[int, Future[Section[RunnerDetails]]] = {}
         self._group_parents: dict[int, int | None] = {}
         self._pool: ThreadPoolExecutor | None = None
+        #: Set when the crawl is abandoned (interrupt, fatal error): workers stop before
+        #: their next request instead of finishing every section of their project.
+        self._stopping = threading.Event()
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -288,6 +295,8 @@ class Crawler:
     def _section(self, key: str, fetch: Callable[[], T]) -> Section[T]:
         if not self.wants(key):
             return _skipped()
+        if self._stopping.is_set():
+            raise CrawlAbandoned(key)
         try:
             return Section(status=Status.OK, data=fetch())
         except ApiError as exc:
@@ -851,8 +860,11 @@ class Crawler:
             # Every runner list is in, so every detail fetch has been scheduled.
             runners = self._runners(projects)
         except BaseException:
-            # A revoked token or an interrupt: do not send the queued requests anyway.
-            pool.shutdown(wait=True, cancel_futures=True)
+            # A revoked token or an interrupt: send no further request. Running tasks stop
+            # before their next one; the one in flight is not waited for (an interrupted
+            # command exits within a second or two, not after every open request).
+            self._stopping.set()
+            pool.shutdown(wait=False, cancel_futures=True)
             raise
         finally:
             self._pool = None
