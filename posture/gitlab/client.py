@@ -33,13 +33,20 @@ import urllib3.exceptions
 
 import posture
 from posture.errors import AuthenticationError, ConfigError, PostureError
-from posture.gitlab.endpoints import RequestStats, encode_id, endpoint_template
+from posture.gitlab.endpoints import (
+    API_PREFIX,
+    RequestStats,
+    encode_id,
+    endpoint_template,
+    request_key,
+)
 from posture.gitlab.retry import ForeignOriginError, GitLabSession, RetryPolicy
 
 __all__ = [
     "ApiError",
     "ClientConfig",
     "GitLabClient",
+    "OffsetLimitError",
     "RequestStats",
     "encode_id",
     "normalise_base_url",
@@ -114,8 +121,36 @@ class ApiError(PostureError):
             return f"{self.endpoint}: {self.message}"
         return f"{self.endpoint}: {self.status} {self.message}"
 
+    #: True only on ``OffsetLimitError``: GitLab refused an offset page past its limit.
+    offset_limit = False
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.status, self.message, self.endpoint), self.__dict__)
+
+
+class OffsetLimitError(ApiError):
+    """GitLab refused an offset page past its offset limit (405, 50,000 rows by default).
+
+    The listing is not broken: the rows past the limit are only reachable with keyset
+    pagination (``pagination=keyset``, where GitLab offers it) or narrower listings, so a
+    crawler catches this one and changes its way of listing. ``limit`` is the row limit
+    GitLab named, when it did.
+    """
+
+    offset_limit = True
+
+    def __init__(
+        self, status: int | None, message: str, endpoint: str, *, limit: int | None = None
+    ) -> None:
+        super().__init__(status, message, endpoint)
+        self.limit = limit
+
+
+# doc/api/rest/_index.md "Offset-based pagination"; the message is built by GitLab's
+# API::Helpers::PaginationStrategies: "Offset pagination has a maximum allowed offset of
+# 50000 for requests that return objects of type Project. Remaining records can be
+# retrieved using keyset pagination."
+_OFFSET_LIMIT = re.compile(r"maximum allowed offset of (\d+)", re.IGNORECASE)
 
 
 def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
@@ -416,8 +451,14 @@ class GitLabClient:
     def iter_list(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[dict]:
         """Yield every item of a list endpoint, page by page, following GitLab's ``Link``.
 
-        Lazy: nothing is sent until the first item is asked for. ``page`` is refused
-        because python-gitlab's iterator would refetch that page forever.
+        Works alike for offset and keyset listings (``{"pagination": "keyset", "order_by":
+        "id", "sort": "asc"}`` on ``/projects``): only ``rel="next"`` is followed, each page
+        once; a next link back to a page already fetched ends the listing with an
+        ``ApiError`` instead of a loop. GitLab refusing an offset page past its limit
+        raises ``OffsetLimitError`` after the rows before it were yielded.
+
+        Lazy: nothing is sent until the first item is asked for. ``page`` is refused:
+        the links choose the pages.
         """
         _check_path(path)
         query = _query(params)
@@ -428,18 +469,58 @@ class GitLabClient:
 
     def _iterate(self, path: str, query: dict[str, Any], endpoint: str) -> Iterator[dict]:
         errors = (gitlab.exceptions.GitlabError, requests.exceptions.RequestException)
-        try:
-            pages = iter(self.gitlab().http_list(path, query_data=query, iterator=True))
-        except errors as exc:
-            raise self.translate_error(exc, endpoint) from None
+        gl = self.gitlab()
+        target: str = path
+        data: dict[str, Any] | None = query
+        fetched: set[str] = set()
         while True:
             try:
-                item = next(pages)
-            except StopIteration:
-                return
+                response = gl.http_request("get", target, query_data=data)
             except errors as exc:
                 raise self.translate_error(exc, endpoint) from None
-            yield item
+            fetched.add(request_key("GET", response.request.url or target))
+            items = self._json_list(response, endpoint)
+            following = response.links.get("next", {}).get("url")
+            response.close()
+            yield from items
+            if not following:
+                return
+            target = self._rebase(following)
+            if request_key("GET", target) in fetched:
+                raise ApiError(
+                    None,
+                    "GitLab's next-page link points back to a page already read; "
+                    "the listing was stopped there",
+                    endpoint,
+                )
+            data = None  # the link carries every parameter, cursor included
+
+    @staticmethod
+    def _json_list(response: requests.Response, endpoint: str) -> list[dict]:
+        try:
+            items = response.json()
+        except ValueError:
+            kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+            raise ApiError(response.status_code, f"expected JSON, got {kind}", endpoint) from None
+        if not isinstance(items, list):
+            shown = type(items).__name__ if items is not None else "null"
+            raise ApiError(
+                response.status_code, f"expected a JSON list, got {shown}", endpoint
+            ) from None
+        return items
+
+    def _rebase(self, url: str) -> str:
+        """A pagination link moved onto our base URL (python-gitlab's ``keep_base_url``).
+
+        GitLab builds links from its own ``external_url``, which behind a proxy is often
+        another host; the path from ``/api/v4`` on is what matters. A link without it is
+        left alone, and the session refuses it if it leaves the GitLab origin.
+        """
+        ours = self.base_url + API_PREFIX
+        if url.startswith(ours + "/") or url.startswith(ours + "?"):
+            return url
+        at = url.find(API_PREFIX + "/")
+        return ours + url[at + len(API_PREFIX) :] if at >= 0 else url
 
     def list(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict]:
         """Every item of a list endpoint, all pages."""
@@ -461,6 +542,10 @@ class GitLabClient:
                 return AuthenticationError(_auth_message(body))
             if status is None:
                 return ApiError(None, self._scrub(str(exc) or "unreadable response"), endpoint)
+            message = self._scrub(error_message(body, status))
+            limit = _OFFSET_LIMIT.search(message) if status == 405 else None
+            if limit is not None:
+                return OffsetLimitError(status, message, endpoint, limit=int(limit.group(1)))
             return ApiError(
                 status,
                 self._scrub(error_message(body, status)),

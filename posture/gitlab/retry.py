@@ -3,8 +3,9 @@
 python-gitlab is handed this session and told never to retry itself, so every request is
 retried here, once, with one budget. Only this layer sees every status and header
 (python-gitlab's exceptions carry none), so ``Retry-After`` and ``RateLimit-*`` are read
-here. The session also counts requests, paces on an exhausted quota, and refuses to send
-the token anywhere but the configured GitLab origin.
+here. The session also counts requests, paces them to the quota GitLab reports (one
+``RateLimitPacer`` per session, so per token), and refuses to send the token anywhere but
+the configured GitLab origin.
 """
 
 from __future__ import annotations
@@ -160,20 +161,21 @@ class GitLabSession(requests.Session):
         *,
         retryable: bool,
     ) -> requests.Response:
-        self._pace(call)
+        ticket = self._pace(call)
         self.stats.record_attempt()
         started = self.policy.clock()
         try:
             response = super().send(request.copy(), **kwargs)
         except Exception as exc:
+            self.pacer.release(ticket)
             outcome = _describe_exception(exc)
             call.last = f"{call.method} {call.shown} → {outcome}{self._ms(started)}"
             if not (retryable and is_transient(exc)):
                 log.debug("%s", call.last)
             raise
         wall = self.policy.wallclock()
-        self.pacer.observe(response.headers, wall)
         call.rate_limited = response.status_code == 429
+        self.pacer.observe(response.headers, wall, ticket=ticket, throttled=call.rate_limited)
         if call.rate_limited:
             self.stats.record_rate_limited()
         call.last = f"{call.method} {call.shown} → {response.status_code}{self._ms(started)}"
@@ -184,11 +186,17 @@ class GitLabSession(requests.Session):
     def _ms(self, started: float) -> str:
         return f" in {max(0.0, self.policy.clock() - started) * 1000:.0f} ms"
 
-    def _pace(self, call: _Call) -> None:
-        """Hold the request while GitLab says the quota is spent, unless that is too long."""
-        delay = self.pacer.delay(self.policy.wallclock())
+    def _pace(self, call: _Call) -> int:
+        """Wait for this attempt's slot in the shared budget; return the pacer's ticket.
+
+        The slot is taken under the pacer's lock and slept for after it, so one worker's
+        wait never blocks another's bookkeeping. A wait longer than the retry policy
+        allows (``max_retry_after``, the deadline) is skipped: GitLab then answers 429 and
+        the retry policy gives up on that request, as it would have.
+        """
+        delay, ticket = self.pacer.acquire(self.policy.wallclock())
         if delay <= 0:
-            return
+            return ticket
         if delay > self.policy.max_retry_after or self.policy.past_deadline(delay):
             log.debug(
                 "%s %s: quota spent for %.1f s more; sending without waiting",
@@ -196,15 +204,17 @@ class GitLabSession(requests.Session):
                 call.shown,
                 delay,
             )
-            return
-        log.debug(
-            "%s %s: RateLimit-Remaining is 0, waiting %.1f s for the reset",
-            call.method,
-            call.shown,
-            delay,
-        )
+            return ticket
+        if delay >= 1.0:  # spreading waits are milliseconds: only the long ones are news
+            log.debug(
+                "%s %s: rate limit quota spent, waiting %.1f s for the reset",
+                call.method,
+                call.shown,
+                delay,
+            )
         self.stats.record_wait(delay)
         self.policy.sleep(delay)
+        return ticket
 
     def _wait(self, call: _Call, rs: tenacity.RetryCallState) -> float:
         """Choose the next delay, and decide here whether to give up (tenacity stops next)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 
@@ -26,7 +27,7 @@ class Verdict:
 class RateLimiter:
     """Fixed windows aligned to the period (as Rack::Attack keys them), one count per key."""
 
-    def __init__(self, limit: int, period: float, clock: object = time.time) -> None:
+    def __init__(self, limit: int, period: float, clock: Callable[[], float] = time.time) -> None:
         if limit < 1 or period <= 0:
             raise ValueError("rate limit needs at least 1 request per positive period")
         self.limit = limit
@@ -36,7 +37,13 @@ class RateLimiter:
         self._counts: dict[tuple[str, int], int] = {}
 
     def check(self, key: str, *, authenticated: bool) -> Verdict:
-        now = self._clock()  # type: ignore[operator]
+        """Count one request for `key` and say whether GitLab would serve it.
+
+        The headers are `Gitlab::RackAttack::RequestThrottleData`'s: `RateLimit-Remaining` is
+        the window's own limit minus the count (not the per-minute `RateLimit-Limit`), and
+        `Retry-After` is the time to the window's end, at least 1 s.
+        """
+        now = self._clock()
         window = int(now // self.period)
         with self._lock:
             observed = self._counts.get((key, window), 0) + 1

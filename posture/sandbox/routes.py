@@ -8,8 +8,11 @@ page that defines it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
+from bisect import bisect_left, bisect_right
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,7 +22,17 @@ from posture.sandbox import resources as res
 from posture.sandbox import serialize as ser
 from posture.sandbox.access import EXPIRED, INSUFFICIENT_SCOPE, UNAUTHORIZED, Identity
 from posture.sandbox.catalog import Catalog, GroupNode, ProjectNode, RunnerNode
-from posture.sandbox.pagination import RequestURL, keyset_page, offset_page
+from posture.sandbox.pagination import (
+    KEYSET_UNAVAILABLE,
+    OFFSET_LIMIT,
+    RequestURL,
+    cursor_page,
+    decode_cursor,
+    keyset_page,
+    offset_limit_error,
+    offset_page,
+    per_page,
+)
 
 if TYPE_CHECKING:
     from posture.sandbox.audit import AuditLog, Recorded
@@ -32,6 +45,9 @@ FORBIDDEN = {"message": "403 Forbidden"}
 PROJECT_NOT_FOUND = {"message": "404 Project Not Found"}
 GROUP_NOT_FOUND = {"message": "404 Group Not Found"}
 RUNNER_NOT_FOUND = {"message": "404 Runner Not Found"}
+#: Filtered, ordered project listings kept per router, so the 500 offset pages of a
+#: 50,000-row listing filter the catalog once, not 500 times.
+LISTINGS_KEPT = 32
 
 
 def dumps(obj: Any) -> bytes:
@@ -196,12 +212,18 @@ class Router:
     started with, so it sees the old state or the new one, never a mix.
     """
 
-    def __init__(self, flavor: ser.Flavor, audit: AuditLog | None = None) -> None:
+    def __init__(
+        self, flavor: ser.Flavor, audit: AuditLog | None = None, *, offset_limit: int = OFFSET_LIMIT
+    ) -> None:
         self.flavor = flavor
         self.catalog: Catalog = flavor.catalog
         self.audit = audit
+        # Offset pages of project listings ending past this many rows answer 405, as GitLab's
+        # `offset_pagination_limit` (default 50,000; 0: no limit).
+        self.offset_limit = offset_limit
         self._cache: dict[tuple[Any, ...], Any] = {}
         self._cache_lock = threading.Lock()
+        self._listings: OrderedDict[tuple[Any, ...], list[ProjectNode]] = OrderedDict()
         self._table: dict[tuple[int, str], list[tuple[tuple[str, ...], Route]]] = {}
         for route in ROUTES:
             if route.ee_only and not flavor.ee:
@@ -448,10 +470,14 @@ class Router:
         node = self._group(request, ident)
         groups = [node, *node.descendants()] if request.flag("include_subgroups") else [node]
         rows: dict[int, ProjectNode] = {p.id: p for g in groups for p in g.projects}
-        if request.flag("with_shared", True):
+        with_shared = bool(request.flag("with_shared", True))
+        if with_shared:
             for p, _level in node.shared_projects:
                 rows.setdefault(p.id, p)
-        return self._list_projects(request, list(rows.values()))
+        # Offset pages only: this endpoint pages with `paginate` (no keyset), so GitLab
+        # ignores `pagination=keyset` here (doc/api/rest/_index.md, "Supported resources").
+        source = ("group_projects", node.id, len(groups) > 1, with_shared)
+        return self._list_projects(request, list(rows.values()), source, keyset_allowed=False)
 
     def h_group_variables(self, request: Request, ident: str) -> Response:
         # doc/api/group_level_variables.md (group Owner)
@@ -516,8 +542,8 @@ class Router:
 
     # --- projects ------------------------------------------------------------------------
 
-    def _list_projects(self, request: Request, candidates: Sequence[ProjectNode]) -> Response:
-        """Filtering, ordering and paging shared by /projects and /groups/:id/projects."""
+    def _project_filter(self, request: Request) -> Callable[[ProjectNode], bool]:
+        """The listing filters of /projects and /groups/:id/projects (doc/api/projects.md)."""
         viewer = request.viewer
         admin = viewer == "admin"
         params = request.params
@@ -530,60 +556,123 @@ class Router:
         topics = [t for t in (params.get("topic") or "").split(",") if t]
         id_after = _int(params.get("id_after"))
         id_before = _int(params.get("id_before"))
-        rows = []
-        for node in candidates:
-            if not self.catalog.can_see_project(viewer, node):
-                continue
+        can_see = self.catalog.can_see_project
+
+        def keep(node: ProjectNode) -> bool:
+            if not can_see(viewer, node):
+                return False
             model = node.model
             member_level = 0 if admin else node.level
             if archived is not None and model.archived != archived:
-                continue
+                return False
             if visibility and model.visibility != visibility:
-                continue
+                return False
             if (membership and member_level < GUEST) or (owned and member_level < OWNER):
-                continue
+                return False
             if min_level is not None and member_level < min_level:
-                continue
+                return False
             if terms:
                 haystack = f"{model.path} {model.name} {model.description}".lower()
                 if not all(t in haystack for t in terms):
-                    continue
+                    return False
             if topics and not set(topics) <= set(model.topics):
-                continue
+                return False
             if id_after is not None and node.id <= id_after:
-                continue
-            if id_before is not None and node.id >= id_before:
-                continue
-            rows.append(node)
-        keyset = params.get("pagination") == "keyset"
+                return False
+            return id_before is None or node.id < id_before
+
+        return keep
+
+    def _list_projects(
+        self,
+        request: Request,
+        candidates: Sequence[ProjectNode],
+        source: tuple[Any, ...],
+        *,
+        keyset_allowed: bool,
+    ) -> Response:
+        """Filtering, ordering and paging shared by /projects and /groups/:id/projects.
+
+        Checks run in GitLab's order: keyset availability, then the offset limit, both
+        before any row is read (`API::Helpers::PaginationStrategies#paginator`).
+        """
+        params = request.params
+        keyset = keyset_allowed and params.get("pagination") == "keyset"
         order_by = params.get("order_by", "created_at")
         if keyset and order_by != "id":
-            raise HttpError(
-                405, {"error": "Keyset pagination is not yet available for this type of request"}
-            )
-        keys: dict[str, Callable[[ProjectNode], Any]] = {
-            "id": lambda p: p.id,
-            "created_at": lambda p: p.id,
-            "updated_at": lambda p: p.id,
-            "last_activity_at": lambda p: p.id,
-            "star_count": lambda p: p.id,
-            "name": lambda p: ((p.model.name or "").lower(), p.id),
-            "path": lambda p: (p.model.path.lower(), p.id),
-        }
-        descending = params.get("sort", "desc") == "desc"
-        rows.sort(key=keys.get(order_by, keys["created_at"]), reverse=descending)
+            raise HttpError(405, KEYSET_UNAVAILABLE)
+        if not keyset:
+            refusal = offset_limit_error(params, self.offset_limit, "Project")
+            if refusal is not None:
+                raise HttpError(405, refusal)
+        keep = self._project_filter(request)
+        viewer = request.viewer
         simple = bool(request.flag("simple", False))
         if keyset:
-            chunk, headers = keyset_page(rows, [r.id for r in rows], params, request.url)
-            body = b"[" + b",".join(self._project_bytes(p, viewer, simple) for p in chunk) + b"]"
-            return Response(200, body, headers)
-        chunk, headers = offset_page(rows, params, request.url)
+            chunk, headers = self._keyset_projects(request, keep)
+        else:
+            keys: dict[str, Callable[[ProjectNode], Any]] = {
+                "id": lambda p: p.id,
+                "created_at": lambda p: p.id,
+                "updated_at": lambda p: p.id,
+                "last_activity_at": lambda p: p.id,
+                "star_count": lambda p: p.id,
+                "name": lambda p: ((p.model.name or "").lower(), p.id),
+                "path": lambda p: (p.model.path.lower(), p.id),
+            }
+            descending = params.get("sort", "desc") == "desc"
+            order = keys.get(order_by, keys["created_at"])
+            query = tuple(sorted(p for p in params.items() if p[0] not in ("page", "per_page")))
+            rows = self._listing(
+                (source, viewer, query),
+                lambda: sorted(filter(keep, candidates), key=order, reverse=descending),
+            )
+            chunk, headers = offset_page(rows, params, request.url)
         body = b"[" + b",".join(self._project_bytes(p, viewer, simple) for p in chunk) + b"]"
         return Response(200, body, headers)
 
+    def _keyset_projects(
+        self, request: Request, keep: Callable[[ProjectNode], bool]
+    ) -> tuple[Sequence[ProjectNode], dict[str, str]]:
+        """One keyset page of /projects by id: start at the cursor, read one page and a row.
+
+        The cost is the page, not the listing, as in GitLab; a 50,000-row walk stays fast.
+        """
+        params = request.params
+        ordered = self.catalog.projects_in_order  # by id
+        ids: list[int] = self._cached(("project_ids",), lambda: [p.id for p in ordered])
+        id_after = _int(params.get("id_after"))
+        id_before = _int(params.get("id_before"))
+        if params.get("sort", "desc") == "desc":
+            end = bisect_left(ids, id_before) if id_before is not None else len(ids)
+            walk = (ordered[i] for i in range(end - 1, -1, -1))
+        else:
+            start = bisect_right(ids, id_after) if id_after is not None else 0
+            walk = (ordered[i] for i in range(start, len(ordered)))
+        rows = list(itertools.islice(filter(keep, walk), per_page(params) + 1))
+        return keyset_page(rows, [r.id for r in rows], params, request.url)
+
+    def _listing(
+        self, key: tuple[Any, ...], build: Callable[[], list[ProjectNode]]
+    ) -> list[ProjectNode]:
+        """A filtered, ordered listing, kept for the next pages (least recently used out)."""
+        with self._cache_lock:
+            rows = self._listings.get(key)
+            if rows is not None:
+                self._listings.move_to_end(key)
+                return rows
+        rows = build()
+        with self._cache_lock:
+            self._listings[key] = rows
+            while len(self._listings) > LISTINGS_KEPT:
+                self._listings.popitem(last=False)
+        return rows
+
     def h_projects(self, request: Request) -> Response:
         # doc/api/projects.md "List all projects"; keyset: doc/api/rest/_index.md
-        return self._list_projects(request, self.catalog.projects_in_order)
+        return self._list_projects(
+            request, self.catalog.projects_in_order, ("projects",), keyset_allowed=True
+        )
 
     def h_project(self, request: Request, ident: str) -> Response:
         # doc/api/projects.md "Get a single project"
@@ -736,7 +825,7 @@ class Router:
     def _audit_page(
         self, request: Request, events: Sequence[Recorded], *, own_only: bool = False
     ) -> Response:
-        """created_after/created_before (inclusive), newest first, offset pages."""
+        """created_after/created_before (inclusive), newest first; offset or keyset pages."""
         from posture.sandbox.audit import newest_first
 
         after = _time_param(request, "created_after")
@@ -750,7 +839,30 @@ class Router:
             and (before is None or e.created <= before)
             and (not own_only or e.author_id == me)
         ]
+        if request.params.get("pagination") == "keyset":
+            return self._audit_keyset(request, rows)
         return self._page(request, [dumps(e.body) for e in newest_first(rows)])
+
+    @staticmethod
+    def _audit_keyset(request: Request, rows: Sequence[Recorded]) -> Response:
+        """Cursor-based keyset, `order_by=id` and `sort=desc` only (the defaults), as
+        doc/api/rest/_index.md "Supported resources" lists for the three audit event lists.
+
+        An unreadable cursor answers 400 (the sandbox's choice; GitLab's answer is not
+        documented)."""
+        params = request.params
+        if (params.get("order_by", "id"), params.get("sort", "desc")) != ("id", "desc"):
+            raise HttpError(405, KEYSET_UNAVAILABLE)
+        before: int | None = None
+        if params.get("cursor"):
+            before = decode_cursor(params["cursor"])
+            if before is None:
+                raise HttpError(400, {"error": "cursor is invalid"})
+        ordered = sorted(
+            (e for e in rows if before is None or e.id < before), key=lambda e: e.id, reverse=True
+        )[: per_page(params) + 1]
+        chunk, headers = cursor_page(ordered, [e.id for e in ordered], params, request.url)
+        return Response(200, b"[" + b",".join(dumps(e.body) for e in chunk) + b"]", headers)
 
     def _events(self) -> list[Recorded]:
         return self.audit.all() if self.audit is not None else []
