@@ -29,6 +29,7 @@ from posture.drift.model import (
     DriftReport,
 )
 from posture.errors import PostureError
+from posture.gitlab.client import ApiError
 from posture.gitlab.endpoints import encode_id
 from posture.gitlab.redact import redact_url
 from posture.gitlab.secrets import value_signals
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Audit events offer keyset pagination (doc/api/rest/_index.md): newest first, no offset cap.
+KEYSET = {"pagination": "keyset", "order_by": "id", "sort": "desc"}
 #: Events attached to one change at most (the latest first); the rest stay in GitLab.
 MAX_EVENTS_PER_CHANGE = 3
 #: Events read per entity at most, so a busy project cannot stall a nightly job.
@@ -110,16 +113,24 @@ def attach_authors(
     after, before = window(report)
     params = {"created_after": after, "created_before": before}
 
+    def read(path: str, query: dict[str, str]) -> list[dict]:
+        events = []
+        for event in client.iter_list(path, query):
+            events.append(event)
+            if len(events) >= MAX_EVENTS_PER_ENTITY:
+                break
+        return events
+
     def fetch(entity: tuple[str, int]) -> tuple[tuple[str, int], list[dict] | PostureError]:
         kind, ident = entity
         path = f"/{kind}s/{encode_id(ident)}/audit_events"
         try:
-            events = []
-            for event in client.iter_list(path, params):
-                events.append(event)
-                if len(events) >= MAX_EVENTS_PER_ENTITY:
-                    break
-            return entity, events
+            try:
+                return entity, read(path, {**params, **KEYSET})
+            except ApiError as exc:
+                if exc.status != 405:  # a GitLab without keyset here: offset pages then
+                    raise
+                return entity, read(path, params)
         except PostureError as exc:
             return entity, exc
 

@@ -170,3 +170,22 @@ def test_unknown_changes_are_not_looked_up() -> None:
     result = attach_authors(report, _client())  # no HTTP registered: nothing may be asked
     assert result.authors.status == "ok"
     assert result.changes[0].classification is Classification.UNKNOWN
+
+
+@responses.activate
+def test_keyset_first_then_offset_on_a_gitlab_without_it() -> None:
+    from responses import matchers
+
+    responses.get(
+        EVENTS,
+        status=405,
+        json={"error": "Keyset pagination is not yet available for this type of request"},
+        match=[matchers.query_param_matcher({"pagination": "keyset"}, strict_match=False)],
+    )
+    responses.get(
+        EVENTS, json=[_event(1, "project_visibility_level_updated", {"change": "visibility"})]
+    )
+    report = attach_authors(_drift(), _client())
+    assert report.authors.status == "ok"
+    assert "pagination=keyset" in responses.calls[0].request.url
+    assert "pagination=keyset" not in responses.calls[1].request.url
