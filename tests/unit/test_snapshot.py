@@ -46,6 +46,33 @@ def test_dumps_is_sorted_and_stable() -> None:
     assert a.endswith("\n")
 
 
+GOLDEN_SNAPSHOT = Path(__file__).resolve().parents[1] / "golden" / "demo.snapshot.json"
+
+
+def _whole_document(snapshot: snap.Snapshot) -> str:
+    """How snapshots were serialised before streaming: the reference for the bytes."""
+    data = snapshot.model_dump(mode="json")
+    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+@pytest.mark.parametrize("which", ["demo", "minimal", "unicode"])
+def test_streamed_save_writes_the_same_bytes_as_one_document(which: str, tmp_path: Path) -> None:
+    # Streaming keeps memory flat on large crawls; files and evidence hashes must not change.
+    if which == "demo":
+        snapshot = snap.load(GOLDEN_SNAPSHOT)
+        assert snapshot.projects
+        assert snapshot.groups
+        assert snapshot.runners
+    elif which == "minimal":
+        snapshot = minimal()  # every list empty
+    else:
+        snapshot = minimal(gitlab_url="https://gitlab.example.com/ünï/\u2028")
+    target = tmp_path / "s.json"
+    snap.save(snapshot, target)
+    assert target.read_bytes() == _whole_document(snapshot).encode("utf-8")
+    assert snap.dumps(snapshot) == _whole_document(snapshot)
+
+
 def test_stable_view_drops_only_volatile_fields() -> None:
     one = json.loads(snap.dumps(minimal()))
     other = minimal()
